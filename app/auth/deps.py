@@ -1,0 +1,71 @@
+"""Authentication and role dependencies every route declares.
+
+Order of checks follows the contract: 401 (no valid token), then 403 (role). Visibility (404)
+is each aggregate's own helper, e.g. `get_application_for(user, id)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth.tokens import InvalidToken, decode_access_token
+from app.config import Settings
+from app.db import DbSession
+from app.errors import Forbidden, Unauthorized
+from app.models import Role, User
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_current_user(
+    request: Request,
+    session: DbSession,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    if not token:
+        raise Unauthorized("Not authenticated.")
+    settings: Settings = request.app.state.settings
+    try:
+        claims = decode_access_token(token, settings)
+    except InvalidToken:
+        raise Unauthorized("The access token is invalid or has expired.", "invalid_token") from None
+    user = session.get(User, claims.user_id)
+    if user is None or not user.is_active or user.token_generation != claims.generation:
+        raise Unauthorized("The access token is no longer valid.", "invalid_token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    allowed = frozenset(roles)
+
+    def dependency(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise Forbidden("Your role does not allow this action.", "forbidden_role")
+        return user
+
+    dependency.__name__ = "require_" + "_or_".join(r.value for r in roles)
+    return dependency
+
+
+def settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+AppSettings = Annotated[Settings, Depends(settings_dep)]
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+CallManager = Annotated[User, Depends(require_roles(Role.admin, Role.program_officer))]
+ProgramOfficer = Annotated[User, Depends(require_roles(Role.program_officer))]
+FinanceOfficer = Annotated[User, Depends(require_roles(Role.finance_officer))]
+ApplicantUser = Annotated[User, Depends(require_roles(Role.applicant))]
+Staff = Annotated[
+    User,
+    Depends(require_roles(Role.admin, Role.program_officer, Role.reviewer, Role.finance_officer)),
+]

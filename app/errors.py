@@ -1,0 +1,163 @@
+"""Domain errors and the handlers that turn every failure into `{"detail", "code"}` JSON.
+
+Services raise these; routes never build error responses themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An expected failure with an HTTP status, a machine code and a human sentence.
+
+    `keep_changes` marks failures whose side effects are the point (a failed sign-in is
+    recorded and audited even though the answer is 401): the session dependency commits
+    instead of rolling back.
+    """
+
+    status_code = 400
+    default_code = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        code: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        keep_changes: bool = False,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        self.keep_changes = keep_changes
+
+
+class BadRequest(AppError):
+    status_code = 400
+    default_code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    default_code = "not_authenticated"
+
+    def __init__(self, detail: str = "Not authenticated.", code: str | None = None, **kw: Any):
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, code, **kw)
+
+
+class Forbidden(AppError):
+    status_code = 403
+    default_code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    default_code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    default_code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    default_code = "unsupported_media_type"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    default_code = "invalid"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    default_code = "too_many_requests"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    default_code = "service_unavailable"
+
+
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "code": code, **extra}
+
+
+def _json(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _json(exc.status_code, error_body(exc.detail, exc.code, **exc.extra), exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        return _json(exc.status_code, error_body(detail, code), exc.headers)
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage_down(_: Request, exc: StorageUnavailable) -> JSONResponse:
+        logger.warning("document storage unavailable: %s", exc)
+        return _json(
+            503,
+            error_body("Document storage is unavailable; try again shortly.", "storage_unavailable"),
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A uniqueness or foreign-key race that the service's own checks could not see.
+        logger.info("integrity conflict: %s", exc.orig)
+        return _json(
+            409, error_body("The request conflicts with a concurrent change; retry.", "conflict")
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_down(_: Request, exc: DBAPIError) -> JSONResponse:
+        logger.warning("database error: %s", exc.orig)
+        return _json(
+            503,
+            error_body("The database is unavailable; try again shortly.", "database_unavailable"),
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", exc_info=exc)
+        return _json(500, error_body("Internal error.", "internal_error"))

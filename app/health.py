@@ -1,0 +1,42 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.storage import StorageError
+
+router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive; checks nothing else."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    responses={503: {"description": "The database or the document storage is unreachable"}},
+)
+def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and the document storage is usable."""
+    checks: dict[str, str] = {}
+    try:
+        request.app.state.db.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        logger.warning("readiness: database check failed: %s", exc)
+        checks["database"] = "unavailable"
+    try:
+        request.app.state.storage.check()
+        checks["storage"] = "ok"
+    except (StorageError, OSError) as exc:
+        logger.warning("readiness: storage check failed: %s", exc)
+        checks["storage"] = "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503)

@@ -1,0 +1,57 @@
+"""Application factory: settings, database, storage, routers and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from app.audit.router import router as audit_router
+from app.auth.router import router as auth_router
+from app.config import Settings, get_settings
+from app.db import Database, build_engine
+from app.errors import install_error_handlers
+from app.health import router as health_router
+from app.storage import Storage, storage_from_url
+from app.users.router import router as users_router
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (auth_router, users_router, audit_router):
+        api.include_router(router)
+    return api
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    db = database or Database(build_engine(settings.database_url, pool_size=settings.db_pool_size))
+    store = storage or storage_from_url(settings.storage_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if database is None:
+            db.engine.dispose()
+
+    app = FastAPI(
+        title="Grants",
+        summary="Grant competitions, merit review, awards and milestone disbursements.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.storage = store
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router())
+    return app
