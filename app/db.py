@@ -103,10 +103,10 @@ class Database:
         session = self.session(read_only=read_only)
         try:
             yield session
-            if read_only:
-                session.rollback()
-            else:
+            if not read_only:
                 session.commit()
+            # A read-only unit just closes: closing ends the transaction without expiring the
+            # loaded objects, so callers can keep using them detached.
         except BaseException:
             session.rollback()
             raise

@@ -13,8 +13,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from app.storage import StorageUnavailable
+from app.storage import ObjectNotFound, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
-def _json(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
+def _json(
+    status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
 
 
@@ -136,9 +139,21 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning("document storage unavailable: %s", exc)
         return _json(
             503,
-            error_body("Document storage is unavailable; try again shortly.", "storage_unavailable"),
+            error_body(
+                "Document storage is unavailable; try again shortly.", "storage_unavailable"
+            ),
             {"Retry-After": "5"},
         )
+
+    @app.exception_handler(ObjectNotFound)
+    async def _object_missing(_: Request, exc: ObjectNotFound) -> JSONResponse:
+        logger.error("stored object missing for a recorded document: %s", exc)
+        return _json(404, error_body("The document's content is not available.", "content_missing"))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        # Nobody is listening; the upload was aborted and nothing was recorded.
+        return _json(400, error_body("The client disconnected.", "client_disconnected"))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

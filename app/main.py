@@ -7,12 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from app.applications.router import router as applications_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.calls.router import router as calls_router
 from app.config import Settings, get_settings
 from app.db import Database, build_engine
+from app.documents.router import router as documents_router
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.organizations.router import router as organizations_router
 from app.storage import Storage, storage_from_url
 from app.users.router import router as users_router
 
@@ -21,7 +25,15 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, audit_router):
+    for router in (
+        auth_router,
+        users_router,
+        organizations_router,
+        calls_router,
+        applications_router,
+        documents_router,
+        audit_router,
+    ):
         api.include_router(router)
     return api
 

@@ -11,10 +11,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import joinedload
 
 from app.auth.tokens import InvalidToken, decode_access_token
 from app.config import Settings
-from app.db import DbSession
+from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.models import Role, User
 
@@ -23,9 +24,13 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 
 def get_current_user(
     request: Request,
-    session: DbSession,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
+    """The token's user, loaded in a short read transaction of its own.
+
+    It does not use the request's session, so a route that streams a large upload holds no
+    database transaction (and no SQLite write lock) while the bytes arrive.
+    """
     if not token:
         raise Unauthorized("Not authenticated.")
     settings: Settings = request.app.state.settings
@@ -33,7 +38,9 @@ def get_current_user(
         claims = decode_access_token(token, settings)
     except InvalidToken:
         raise Unauthorized("The access token is invalid or has expired.", "invalid_token") from None
-    user = session.get(User, claims.user_id)
+    db: Database = request.app.state.db
+    with db.transaction(read_only=True) as session:
+        user = session.get(User, claims.user_id, options=[joinedload(User.organization)])
     if user is None or not user.is_active or user.token_generation != claims.generation:
         raise Unauthorized("The access token is no longer valid.", "invalid_token")
     return user

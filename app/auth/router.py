@@ -17,12 +17,24 @@ from app.users.schemas import MeOut, RegistrationIn, TokenOut
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 _AUTH_ERRORS = {
-    401: {"description": "Bad credentials", "content": {"application/json": {"example": error_body("Incorrect email or password.", "invalid_credentials")}}},
+    401: {
+        "description": "Bad credentials",
+        "content": {
+            "application/json": {
+                "example": error_body("Incorrect email or password.", "invalid_credentials")
+            }
+        },
+    },
     429: {"description": "Too many failed attempts; see Retry-After"},
 }
 
 
-@router.post("/register", status_code=201, response_model=MeOut, responses={409: {"description": "Email already used"}})
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=MeOut,
+    responses={409: {"description": "Email already used"}},
+)
 def register(payload: RegistrationIn, session: DbSession) -> MeOut:
     user = service.register_applicant(session, payload)
     return MeOut.model_validate(user)

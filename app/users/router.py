@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from app.auth.deps import AdminUser, CurrentUser
 from app.db import DbSession
@@ -58,4 +58,6 @@ def update_user(
     user_id: ParsedId, payload: UserUpdate, admin: AdminUser, session: DbSession
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    return UserOut.model_validate(service.update_user(session, actor=admin, user=user, changes=payload))
+    return UserOut.model_validate(
+        service.update_user(session, actor=admin, user=user, changes=payload)
+    )

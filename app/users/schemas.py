@@ -56,5 +56,5 @@ class MeOut(UserOut):
 
 class TokenOut(OutputModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int

@@ -88,13 +88,17 @@ def update_user(session: Session, *, actor: User, user: User, changes: UserUpdat
         changed["role"] = {"from": user.role.value, "to": new_role.value}
         user.role = new_role
         revoke_tokens = True
-    if "is_active" in fields and fields["is_active"] is not None and fields["is_active"] != user.is_active:
+    if (
+        "is_active" in fields
+        and fields["is_active"] is not None
+        and fields["is_active"] != user.is_active
+    ):
         user.is_active = fields["is_active"]
         changed["is_active"] = user.is_active
         revoke_tokens = True
     if fields.get("password"):
         user.password_hash = hash_password(fields["password"])
-        changed["password"] = "changed"
+        changed["password"] = "changed"  # noqa: S105 - the audit notes the fact only
         revoke_tokens = True
     if revoke_tokens:
         user.token_generation += 1

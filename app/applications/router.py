@@ -1,0 +1,94 @@
+"""Applications: draft, read, list, update, submit, withdraw."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from app.applications import service
+from app.applications.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    ApplicationUpdate,
+    IncompleteOut,
+)
+from app.auth.deps import ApplicantUser, CurrentUser
+from app.calls.service import get_call_for
+from app.db import DbSession
+from app.ids import ParsedId
+from app.models import Application, ApplicationStatus
+from app.pagination import Page, Pagination, fetch_page
+
+router = APIRouter(tags=["applications"])
+
+
+def application_out(application: Application) -> ApplicationOut:
+    return ApplicationOut.model_validate(service.application_view(application))
+
+
+@router.post(
+    "/calls/{id}/applications",
+    status_code=201,
+    response_model=ApplicationOut,
+    responses={409: {"description": "The call is closed, or the organisation already applied"}},
+)
+def create_application(
+    user: ApplicantUser, call_id: ParsedId, payload: ApplicationIn, session: DbSession
+) -> ApplicationOut:
+    call = get_call_for(session, user, call_id, lock=True)
+    return application_out(
+        service.create_application(session, actor=user, call=call, payload=payload)
+    )
+
+
+@router.get("/applications", response_model=Page[ApplicationOut])
+def list_applications(
+    user: CurrentUser,
+    session: DbSession,
+    page: Pagination,
+    call_id: uuid.UUID | None = None,
+    status: ApplicationStatus | None = None,
+) -> Page[ApplicationOut]:
+    rows, total = fetch_page(session, service.list_query(user, call_id, status), page)
+    return Page[ApplicationOut](
+        items=[application_out(a) for a in rows], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get("/applications/{id}", response_model=ApplicationOut)
+def get_application(user: CurrentUser, app_id: ParsedId, session: DbSession) -> ApplicationOut:
+    return application_out(service.get_application_for(session, user, app_id))
+
+
+@router.patch("/applications/{id}", response_model=ApplicationOut)
+def update_application(
+    user: ApplicantUser, app_id: ParsedId, payload: ApplicationUpdate, session: DbSession
+) -> ApplicationOut:
+    application = service.get_application_for(session, user, app_id, lock=True)
+    return application_out(
+        service.update_application(session, actor=user, application=application, payload=payload)
+    )
+
+
+@router.post(
+    "/applications/{id}/submit",
+    response_model=ApplicationOut,
+    responses={
+        422: {"model": IncompleteOut, "description": "Everything still missing, at once"},
+        409: {"description": "Not a draft, or the call is not open"},
+    },
+)
+def submit_application(user: ApplicantUser, app_id: ParsedId, session: DbSession) -> ApplicationOut:
+    application = service.get_application_for(session, user, app_id, lock=True)
+    return application_out(service.submit_application(session, actor=user, application=application))
+
+
+@router.post("/applications/{id}/withdraw", response_model=ApplicationOut)
+def withdraw_application(
+    user: ApplicantUser, app_id: ParsedId, session: DbSession
+) -> ApplicationOut:
+    application = service.get_application_for(session, user, app_id, lock=True)
+    return application_out(
+        service.withdraw_application(session, actor=user, application=application)
+    )

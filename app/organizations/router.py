@@ -1,0 +1,53 @@
+"""Organisation profiles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth.deps import CurrentUser, Staff
+from app.db import DbSession
+from app.errors import Forbidden
+from app.ids import ParsedId
+from app.models import Role
+from app.organizations import service
+from app.organizations.schemas import OrganizationOut, OrganizationUpdate
+from app.pagination import Page, Pagination, fetch_page
+
+router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+
+@router.get("", response_model=Page[OrganizationOut])
+def list_organizations(
+    _: Staff,
+    session: DbSession,
+    page: Pagination,
+    name: Annotated[str | None, Query(max_length=300)] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+) -> Page[OrganizationOut]:
+    rows, total = fetch_page(session, service.list_query(name, country), page)
+    return Page[OrganizationOut](
+        items=[OrganizationOut.model_validate(o) for o in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{id}", response_model=OrganizationOut)
+def get_organization(user: CurrentUser, org_id: ParsedId, session: DbSession) -> OrganizationOut:
+    return OrganizationOut.model_validate(service.get_organization_for(session, user, org_id))
+
+
+@router.patch("/{id}", response_model=OrganizationOut)
+def update_organization(
+    user: CurrentUser, org_id: ParsedId, payload: OrganizationUpdate, session: DbSession
+) -> OrganizationOut:
+    """Members of the organisation keep its profile up to date."""
+    if user.role not in (Role.applicant, Role.admin):
+        raise Forbidden("Only the organisation's members can change its profile.", "forbidden_role")
+    organization = service.get_organization_for(session, user, org_id)
+    return OrganizationOut.model_validate(
+        service.update_organization(session, actor=user, organization=organization, changes=payload)
+    )
