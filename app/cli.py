@@ -12,7 +12,7 @@ from app.config import ConfigurationError, get_settings
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(connection: object | None = None):  # noqa: ANN201 - alembic is imported lazily
+def alembic_config(connection: object | None = None):
     from alembic.config import Config
 
     config = Config()
@@ -51,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database():  # noqa: ANN202
+def _database():
     from app.db import Database, build_engine
 
     return Database(build_engine(get_settings().database_url))
@@ -158,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["admin", "program_officer", "reviewer", "finance_officer"],
     )
     create.add_argument("--full-name", required=True)
-    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
     create.set_defaults(func=cmd_create_user)
 
     sub.add_parser("demo", help="load the reference programme and demo users").set_defaults(

@@ -29,7 +29,7 @@ def readyz(request: Request) -> JSONResponse:
     try:
         request.app.state.db.ping()
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         logger.warning("readiness: database check failed: %s", exc)
         checks["database"] = "unavailable"
     try:
@@ -39,4 +39,6 @@ def readyz(request: Request) -> JSONResponse:
         logger.warning("readiness: storage check failed: %s", exc)
         checks["storage"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503
+    )

@@ -20,7 +20,7 @@ CENTS = 100
 def parse_money(value: Any) -> int:
     """Parse API input into minor units, or raise ValueError with a readable message."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError("must be a decimal string such as \"1250000.00\" or a whole number")
+        raise ValueError('must be a decimal string such as "1250000.00" or a whole number')
     text = str(value)
     if not MONEY_PATTERN.fullmatch(text):
         raise ValueError("must be a non-negative amount with at most 13 digits and 2 decimals")

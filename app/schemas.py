@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+
 class InputModel(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
 

@@ -6,8 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from app.audit.schemas import AuditEventOut, VerificationOut

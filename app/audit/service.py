@@ -123,12 +123,17 @@ def verify(session: Session) -> Verification:
         if event.prev_hash != prev_hash:
             return Verification(False, count, event.id, "the link to the previous event is broken")
         if chain_hash(prev_hash, event) != event.hash:
-            return Verification(False, count, event.id, "the event was altered after it was written")
+            return Verification(
+                False, count, event.id, "the event was altered after it was written"
+            )
         prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
         last_id = event.id
     if head is not None and (head.seq != count or head.hash != prev_hash):
         # The tail was cut: name the last event still in place, after which the gap starts.
         return Verification(
-            False, count, last_id, f"the chain should have {head.seq} events; the last ones are missing"
+            False,
+            count,
+            last_id,
+            f"the chain should have {head.seq} events; the last ones are missing",
         )
     return Verification(True, count)

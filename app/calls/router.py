@@ -154,4 +154,7 @@ def applicant_organizations(
     if user.role not in (Role.reviewer, Role.program_officer, Role.admin):
         raise Forbidden("Your role does not allow this action.", "forbidden_role")
     call = service.get_call_for(session, user, call_id)
-    return [OrganizationRefOut.model_validate(o) for o in service.applicant_organizations(session, call.id)]
+    return [
+        OrganizationRefOut.model_validate(o)
+        for o in service.applicant_organizations(session, call.id)
+    ]

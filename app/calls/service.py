@@ -109,8 +109,10 @@ def update_call(session: Session, *, actor: User, call: Call, payload: CallUpdat
             "An application has been submitted: " + ", ".join(frozen) + " can no longer change.",
             "call_terms_frozen",
         )
-    merged = {k: getattr(call, k) for k in ("envelope_amount", "min_award", "max_award",
-                                             "opens_at", "closes_at")}
+    merged = {
+        k: getattr(call, k)
+        for k in ("envelope_amount", "min_award", "max_award", "opens_at", "closes_at")
+    }
     merged.update(changes)
     try:
         _CallFields.check_consistency(merged)
@@ -180,9 +182,10 @@ def set_panel(session: Session, *, actor: User, call: Call, payload: PanelIn) ->
             "invalid_reviewers",
             extra={"invalid_ids": invalid},
         )
-    current = {m.reviewer_id for m in session.scalars(
-        select(CallReviewer).where(CallReviewer.call_id == call.id)
-    )}
+    current = {
+        m.reviewer_id
+        for m in session.scalars(select(CallReviewer).where(CallReviewer.call_id == call.id))
+    }
     added, removed = set(wanted) - current, current - set(wanted)
     for reviewer_id in removed:
         session.delete(session.get(CallReviewer, (call.id, reviewer_id)))

@@ -1,6 +1,13 @@
 """All tables, imported in one place so Alembic sees one metadata."""
 
-from app.models.accounts import STAFF_ROLES, LoginFailure, Organization, OrganizationKind, Role, User
+from app.models.accounts import (
+    STAFF_ROLES,
+    LoginFailure,
+    Organization,
+    OrganizationKind,
+    Role,
+    User,
+)
 from app.models.applications import (
     Application,
     ApplicationObjective,
@@ -19,18 +26,18 @@ __all__ = [
     "ApplicationObjective",
     "ApplicationRegion",
     "ApplicationStatus",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
     "BudgetLine",
     "Call",
     "CallReviewer",
     "CallStatus",
     "Document",
-    "ReferenceCounter",
-    "AuditEvent",
-    "AuditHead",
-    "Base",
     "LoginFailure",
     "Organization",
     "OrganizationKind",
+    "ReferenceCounter",
     "Role",
     "User",
 ]

@@ -109,9 +109,7 @@ class Document(UUIDPrimaryKey, Base):
 
     __tablename__ = "documents"
 
-    application_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("applications.id"), index=True
-    )
+    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), index=True)
     doc_type: Mapped[str] = mapped_column(String(50))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
