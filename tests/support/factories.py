@@ -17,7 +17,7 @@ from app.db import Database
 from app.models import Call, Organization, OrganizationKind, Role, User
 from app.models.base import utcnow
 
-DEFAULT_PASSWORD = "correct-horse-battery-staple"  # noqa: S105
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
 _counter = itertools.count(1)
 
 
