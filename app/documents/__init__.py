@@ -1,0 +1,1 @@
+"""Document uploads: content sniffing, streamed multipart parsing and filename handling."""

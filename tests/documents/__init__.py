@@ -1,0 +1,1 @@
+"""Tests for streamed document uploads: sniffing, multipart parsing, filenames."""
