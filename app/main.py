@@ -17,6 +17,7 @@ from app.documents.router import router as documents_router
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.organizations.router import router as organizations_router
+from app.reviews.router import router as reviews_router
 from app.storage import Storage, storage_from_url
 from app.users.router import router as users_router
 
@@ -32,6 +33,7 @@ def api_router() -> APIRouter:
         calls_router,
         applications_router,
         documents_router,
+        reviews_router,
         audit_router,
     ):
         api.include_router(router)

@@ -16,15 +16,20 @@ from app.applications.schemas import (
 from app.auth.deps import ApplicantUser, CurrentUser
 from app.calls.service import get_call_for
 from app.db import DbSession
+from app.errors import Forbidden
 from app.ids import ParsedId
-from app.models import Application, ApplicationStatus
+from app.models import STAFF_ROLES, Application, ApplicationStatus, Role, User
 from app.pagination import Page, Pagination, fetch_page
+from app.reviews.schemas import ReviewerApplicationOut
 
 router = APIRouter(tags=["applications"])
 
 
-def application_out(application: Application) -> ApplicationOut:
-    return ApplicationOut.model_validate(service.application_view(application))
+def application_out(application: Application, viewer: User | None = None) -> ApplicationOut:
+    view = service.application_view(application)
+    if viewer is not None and viewer.role in STAFF_ROLES:
+        view["screening"] = service.staff_screening(application)
+    return ApplicationOut.model_validate(view)
 
 
 @router.post(
@@ -50,15 +55,27 @@ def list_applications(
     call_id: uuid.UUID | None = None,
     status: ApplicationStatus | None = None,
 ) -> Page[ApplicationOut]:
+    """Applicants: their organisation's. Reviewers use their queue, `/reviews/assigned`."""
+    if user.role is Role.reviewer:
+        raise Forbidden("Reviewers find their applications in /reviews/assigned.", "use_queue")
     rows, total = fetch_page(session, service.list_query(user, call_id, status), page)
     return Page[ApplicationOut](
-        items=[application_out(a) for a in rows], total=total, limit=page.limit, offset=page.offset
+        items=[application_out(a, user) for a in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
-@router.get("/applications/{id}", response_model=ApplicationOut)
-def get_application(user: CurrentUser, app_id: ParsedId, session: DbSession) -> ApplicationOut:
-    return application_out(service.get_application_for(session, user, app_id))
+@router.get("/applications/{id}", response_model=ApplicationOut | ReviewerApplicationOut)
+def get_application(
+    user: CurrentUser, app_id: ParsedId, session: DbSession
+) -> ApplicationOut | ReviewerApplicationOut:
+    """Reviewers get the reviewer's view: with a blind call, no trace of the organisation."""
+    application = service.get_application_for(session, user, app_id)
+    if user.role is Role.reviewer:
+        return ReviewerApplicationOut.model_validate(service.reviewer_view(application))
+    return application_out(application, user)
 
 
 @router.patch("/applications/{id}", response_model=ApplicationOut)

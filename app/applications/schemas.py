@@ -106,6 +106,16 @@ class ApplicationOut(OutputModel):
     withdrawn_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    screening: ScreeningOut | None = Field(
+        default=None, description="Staff only: the screening decision and its notes"
+    )
+
+
+class ScreeningOut(OutputModel):
+    eligible: bool
+    notes: str | None
+    screened_at: datetime
+    screened_by_id: uuid.UUID | None
 
 
 class MissingItem(OutputModel):

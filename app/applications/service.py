@@ -25,6 +25,7 @@ from app.models import (
     ApplicationObjective,
     ApplicationRegion,
     ApplicationStatus,
+    Assignment,
     BudgetLine,
     Call,
     CallStatus,
@@ -50,6 +51,15 @@ def visible_applications(user: User) -> Select[tuple[Application]]:
     if user.role in (Role.program_officer, Role.finance_officer):
         # An organisation's draft is its own business until it is submitted.
         return stmt.where(Application.status != ApplicationStatus.draft)
+    if user.role is Role.reviewer:
+        # Only what is assigned to them now: a conflict or an unassignment ends the access.
+        return stmt.where(
+            Application.id.in_(
+                select(Assignment.application_id).where(
+                    Assignment.reviewer_id == user.id, Assignment.ended_at.is_(None)
+                )
+            )
+        )
     return stmt.where(false())
 
 
@@ -361,4 +371,30 @@ def application_view(application: Application) -> dict[str, Any]:
         "withdrawn_at": application.withdrawn_at,
         "created_at": application.created_at,
         "updated_at": application.updated_at,
+    }
+
+
+def reviewer_view(application: Application) -> dict[str, Any]:
+    """What a reviewer receives: with a blind call, nothing that identifies the organisation."""
+    view = application_view(application)
+    for key in ("organization_id", "withdrawn_at", "created_at", "updated_at", "submitted_at"):
+        view.pop(key)
+    blind = application.call.blind_review
+    view["blind_review"] = blind
+    view["organization"] = (
+        None
+        if blind
+        else {"id": application.organization_id, "name": application.organization.name}
+    )
+    return view
+
+
+def staff_screening(application: Application) -> dict[str, Any] | None:
+    if application.screened_at is None:
+        return None
+    return {
+        "eligible": application.status is not ApplicationStatus.ineligible,
+        "notes": application.screening_notes,
+        "screened_at": application.screened_at,
+        "screened_by_id": application.screened_by_id,
     }

@@ -60,8 +60,9 @@ async def upload_document(request: Request, user: ApplicantUser, app_id: ParsedI
 @router.get("/applications/{id}/documents", response_model=list[DocumentOut])
 def list_documents(user: CurrentUser, app_id: ParsedId, session: DbSession) -> list[DocumentOut]:
     application = get_application_for(session, user, app_id)
+    blind = application.call.blind_review
     return [
-        DocumentOut.model_validate(service.document_view(d))
+        DocumentOut.model_validate(service.document_view(d, service.shown_filename(d, user, blind)))
         for d in service.list_documents(session, application.id)
     ]
 
@@ -79,7 +80,8 @@ def download_document(
     disposition: Annotated[str, Query(pattern="^(attachment|inline)$")] = "attachment",
 ) -> StreamingResponse:
     """Stream the stored bytes, with the display name in Content-Disposition."""
-    document = service.get_document_for(session, user, document_id)
+    document, application = service.get_document_for(session, user, document_id)
+    filename = service.shown_filename(document, user, application.call.blind_review)
     storage: Storage = request.app.state.storage
     chunks = storage.open(document.storage_key)
     return StreamingResponse(
@@ -87,7 +89,7 @@ def download_document(
         media_type=document.content_type,
         headers={
             "Content-Length": str(document.size),
-            "Content-Disposition": content_disposition(document.filename, disposition),
+            "Content-Disposition": content_disposition(filename, disposition),
             "ETag": f'"{document.sha256}"',
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
@@ -105,7 +107,7 @@ def delete_document(
     background: BackgroundTasks,
 ) -> Response:
     """Delete a document of a draft application. The bytes go once the deletion is committed."""
-    document = service.get_document_for(session, user, document_id)
+    document, _ = service.get_document_for(session, user, document_id)
     key = service.delete_document(session, actor=user, document=document)
     # Runs after the commit; if it fails, the orphan sweeper removes the object later.
     background.add_task(request.app.state.storage.delete, key)

@@ -239,16 +239,18 @@ def record_document(
         return document
 
 
-def get_document_for(session: Session, user: User, document_id: uuid.UUID) -> Document:
-    """The document if its application is visible to this user; 404 otherwise."""
+def get_document_for(
+    session: Session, user: User, document_id: uuid.UUID
+) -> tuple[Document, Application]:
+    """The document and its application, if the application is visible to this user; else 404."""
     document = session.get(Document, document_id)
     if document is None:
         raise NotFound("Document not found.")
     try:
-        get_application_for(session, user, document.application_id)
+        application = get_application_for(session, user, document.application_id)
     except NotFound:
         raise NotFound("Document not found.") from None
-    return document
+    return document, application
 
 
 def list_documents(session: Session, application_id: uuid.UUID) -> list[Document]:

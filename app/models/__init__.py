@@ -19,6 +19,13 @@ from app.models.applications import (
 from app.models.audit import AuditEvent, AuditHead
 from app.models.base import Base
 from app.models.calls import Call, CallReviewer, CallStatus, ReferenceCounter
+from app.models.reviews import (
+    Assignment,
+    ConflictOfInterest,
+    Recommendation,
+    Review,
+    ReviewStatus,
+)
 
 __all__ = [
     "STAFF_ROLES",
@@ -26,6 +33,7 @@ __all__ = [
     "ApplicationObjective",
     "ApplicationRegion",
     "ApplicationStatus",
+    "Assignment",
     "AuditEvent",
     "AuditHead",
     "Base",
@@ -33,11 +41,15 @@ __all__ = [
     "Call",
     "CallReviewer",
     "CallStatus",
+    "ConflictOfInterest",
     "Document",
     "LoginFailure",
     "Organization",
     "OrganizationKind",
+    "Recommendation",
     "ReferenceCounter",
+    "Review",
+    "ReviewStatus",
     "Role",
     "User",
 ]

@@ -56,6 +56,10 @@ class Application(UUIDPrimaryKey, Timestamped, Base):
     cost_share_currency: Mapped[str | None] = mapped_column(String(3))
     submitted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    screened_at: Mapped[datetime | None]
+    screened_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # Staff notes from screening: never shown to the applicant.
+    screening_notes: Mapped[str | None] = mapped_column(Text)
 
     call: Mapped[Call] = relationship(lazy="selectin")
     organization: Mapped[Organization] = relationship(lazy="selectin")

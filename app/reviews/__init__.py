@@ -1,0 +1,1 @@
+"""Merit review: screening, conflicts, assignment, scoring and ranking."""

@@ -1,0 +1,39 @@
+"""CSV output that spreadsheets open safely: UTF-8 with a BOM, and no formula injection.
+
+A text cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return would be run as a
+formula by Excel or LibreOffice; such cells get a leading apostrophe (OWASP's advice). Numbers
+(int, Decimal, float) are never touched, so a negative reversal stays a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+BOM = "\ufeff"
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The CSV document line by line, starting with the BOM and the header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(cells: Sequence[Any]) -> str:
+        writer.writerow([neutralise(c) if c is not None else "" for c in cells])
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield BOM + line(header)
+    for row in rows:
+        yield line(row)
