@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8, alias="PASSWORD_HASH_MEMORY_KIB")
     password_hash_time_cost: int = Field(default=3, ge=1, alias="PASSWORD_HASH_TIME_COST")
     db_pool_size: int = Field(default=10, ge=1, alias="DB_POOL_SIZE")
-    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
 
     @property
     def is_production(self) -> bool:

@@ -21,7 +21,7 @@ rclone flags that matter (checked against rclone v1.75):
 - `--vfs-cache-mode=off` is enough for multipart uploads: parts are streamed in part-number
   order into a temporary file that is renamed into place on completion (out-of-order parts,
   as boto3's threaded `upload_fileobj` sends them, are buffered in memory up to 256 MiB).
-- `--dir-cache-time=0s --poll-interval=0` make it see changes that tests make directly in
+- `--dir-cache-time=100ms --poll-interval=0` make it see changes that tests make directly in
   `data_dir` (the local backend cannot notify it, and listings are otherwise cached for 5 m).
 Limits of `rclone serve s3` worth knowing: object metadata other than mtime (Content-Type,
 `x-amz-meta-*`) is kept in memory only and is gone after a restart; a multipart object's
@@ -444,7 +444,7 @@ class S3Server(_Server):
             "--config=",
             f"--cache-dir={self.base_dir / 'cache'}",
             "--vfs-cache-mode=off",
-            "--dir-cache-time=0s",
+            "--dir-cache-time=100ms",
             "--poll-interval=0",
             "--log-level=INFO",
             "--stats=0",

@@ -1,0 +1,1 @@
+"""Contract tests for app.storage, run against every backend."""
