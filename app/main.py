@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from app.applications.router import router as applications_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.awards.router import router as awards_router
 from app.calls.router import router as calls_router
 from app.config import Settings, get_settings
 from app.db import Database, build_engine
@@ -34,6 +35,7 @@ def api_router() -> APIRouter:
         applications_router,
         documents_router,
         reviews_router,
+        awards_router,
         audit_router,
     ):
         api.include_router(router)

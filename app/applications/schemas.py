@@ -104,6 +104,7 @@ class ApplicationOut(OutputModel):
     budget: list[BudgetLineOut]
     cost_share: CostShareOut | None
     withdrawn_at: datetime | None
+    decline_reason: str | None = Field(default=None, description="Why it was declined")
     created_at: datetime
     updated_at: datetime
     screening: ScreeningOut | None = Field(

@@ -266,7 +266,9 @@ def missing_items(
 def document_types_of(session: Session, application_id: uuid.UUID) -> list[str]:
     return list(
         session.scalars(
-            select(Document.doc_type).where(Document.application_id == application_id).distinct()
+            select(Document.doc_type)
+            .where(Document.application_id == application_id, Document.milestone_id.is_(None))
+            .distinct()
         )
     )
 
@@ -369,6 +371,7 @@ def application_view(application: Application) -> dict[str, Any]:
             else None
         ),
         "withdrawn_at": application.withdrawn_at,
+        "decline_reason": application.decline_reason,
         "created_at": application.created_at,
         "updated_at": application.updated_at,
     }
@@ -377,7 +380,14 @@ def application_view(application: Application) -> dict[str, Any]:
 def reviewer_view(application: Application) -> dict[str, Any]:
     """What a reviewer receives: with a blind call, nothing that identifies the organisation."""
     view = application_view(application)
-    for key in ("organization_id", "withdrawn_at", "created_at", "updated_at", "submitted_at"):
+    for key in (
+        "organization_id",
+        "withdrawn_at",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "decline_reason",
+    ):
         view.pop(key)
     blind = application.call.blind_review
     view["blind_review"] = blind

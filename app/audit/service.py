@@ -103,8 +103,10 @@ class Verification:
     reason: str | None = None
 
 
-def _events_in_order(session: Session) -> Iterator[AuditEvent]:
+def _events_in_order(session: Session, up_to: int | None) -> Iterator[AuditEvent]:
     stmt = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+    if up_to is not None:
+        stmt = stmt.where(AuditEvent.seq <= up_to)
     for event in session.scalars(stmt):
         yield event
         session.expunge(event)
@@ -115,7 +117,9 @@ def verify(session: Session) -> Verification:
     head = session.get(AuditHead, HEAD_ID)
     prev_hash, expected_seq, count = GENESIS_HASH, 1, 0
     last_id: uuid.UUID | None = None
-    for event in _events_in_order(session):
+    # Walk only up to the head just read: on PostgreSQL each statement sees new commits, and
+    # an event appended meanwhile by another worker is not a break.
+    for event in _events_in_order(session, head.seq if head is not None else None):
         if event.seq != expected_seq:
             return Verification(
                 False, count, event.id, f"events {expected_seq} to {event.seq - 1} are missing"

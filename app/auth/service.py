@@ -16,6 +16,10 @@ from app.models import LoginFailure, Organization, Role, User
 from app.models.base import utcnow
 from app.users.schemas import RegistrationIn
 
+# The width of the email columns (users, login_failures, audit actor): a longer sign-in name
+# matches no account, and is cut to fit so its failure is still recorded, not a database error.
+MAX_EMAIL_LENGTH = 320
+
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
@@ -70,7 +74,7 @@ def register_applicant(session: Session, payload: RegistrationIn) -> User:
 
 def authenticate(session: Session, settings: Settings, email: str, password: str) -> User:
     """Return the signed-in user, or raise 401 / 429; failures are recorded either way."""
-    email = normalise_email(email)
+    email = normalise_email(email)[:MAX_EMAIL_LENGTH]
     now = utcnow()
     # Locking the account row makes concurrent attempts on one account take turns, so the
     # failure count below is exact under any number of workers.

@@ -103,12 +103,7 @@ def update_call(session: Session, *, actor: User, call: Call, payload: CallUpdat
     changes = {k: v for k, v in requested.items() if v is not None and getattr(call, k) != v}
     if not changes:
         return call
-    frozen = sorted(k for k in changes if k in FROZEN_FIELDS)
-    if frozen and has_submissions(session, call.id):
-        raise Conflict(
-            "An application has been submitted: " + ", ".join(frozen) + " can no longer change.",
-            "call_terms_frozen",
-        )
+    # Validation (422) comes before state (409), as everywhere else.
     merged = {
         k: getattr(call, k)
         for k in ("envelope_amount", "min_award", "max_award", "opens_at", "closes_at")
@@ -118,6 +113,12 @@ def update_call(session: Session, *, actor: User, call: Call, payload: CallUpdat
         _CallFields.check_consistency(merged)
     except ValueError as exc:
         raise Unprocessable(str(exc), "invalid_call") from None
+    frozen = sorted(k for k in changes if k in FROZEN_FIELDS)
+    if frozen and has_submissions(session, call.id):
+        raise Conflict(
+            "An application has been submitted: " + ", ".join(frozen) + " can no longer change.",
+            "call_terms_frozen",
+        )
     for key, value in changes.items():
         setattr(call, key, value)
     session.flush()

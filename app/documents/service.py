@@ -133,7 +133,7 @@ async def receive_upload(
                     + ".",
                     "unknown_doc_type",
                 )
-            stored = await _store(part, rule, storage)
+            stored = await store_file(part, rule, storage)
     except MultipartError as exc:
         if stored is not None:
             await run_in_threadpool(storage.delete, stored.key)
@@ -148,7 +148,8 @@ async def receive_upload(
     return stored
 
 
-async def _store(part: FilePart, rule: DocumentRule, storage: Storage) -> StoredUpload:
+async def store_file(part: FilePart, rule: DocumentRule, storage: Storage) -> StoredUpload:
+    """Stream one file part to storage: sniffed, hashed, size-limited; aborted on any error."""
     key = new_key()
     writer: ObjectWriter = await run_in_threadpool(storage.writer, key)
     sniffer, digest, size = Sniffer(), hashlib.sha256(), 0
@@ -257,7 +258,7 @@ def list_documents(session: Session, application_id: uuid.UUID) -> list[Document
     return list(
         session.scalars(
             select(Document)
-            .where(Document.application_id == application_id)
+            .where(Document.application_id == application_id, Document.milestone_id.is_(None))
             .order_by(Document.created_at, Document.id)
         )
     )

@@ -17,8 +17,19 @@ from app.models.applications import (
     Document,
 )
 from app.models.audit import AuditEvent, AuditHead
+from app.models.awards import (
+    Award,
+    AwardAmendment,
+    CoFundingContribution,
+    CoFundingPledge,
+    Disbursement,
+    IdempotencyKey,
+    Milestone,
+    MilestoneStatus,
+)
 from app.models.base import Base
 from app.models.calls import Call, CallReviewer, CallStatus, ReferenceCounter
+from app.models.ledger import AccountKind, LedgerAccount, LedgerTransfer, TransferKind
 from app.models.reviews import (
     Assignment,
     ConflictOfInterest,
@@ -29,6 +40,7 @@ from app.models.reviews import (
 
 __all__ = [
     "STAFF_ROLES",
+    "AccountKind",
     "Application",
     "ApplicationObjective",
     "ApplicationRegion",
@@ -36,14 +48,24 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "AuditHead",
+    "Award",
+    "AwardAmendment",
     "Base",
     "BudgetLine",
     "Call",
     "CallReviewer",
     "CallStatus",
+    "CoFundingContribution",
+    "CoFundingPledge",
     "ConflictOfInterest",
+    "Disbursement",
     "Document",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerTransfer",
     "LoginFailure",
+    "Milestone",
+    "MilestoneStatus",
     "Organization",
     "OrganizationKind",
     "Recommendation",
@@ -51,5 +73,6 @@ __all__ = [
     "Review",
     "ReviewStatus",
     "Role",
+    "TransferKind",
     "User",
 ]

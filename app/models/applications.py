@@ -56,6 +56,8 @@ class Application(UUIDPrimaryKey, Timestamped, Base):
     cost_share_currency: Mapped[str | None] = mapped_column(String(3))
     submitted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
     screened_at: Mapped[datetime | None]
     screened_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     # Staff notes from screening: never shown to the applicant.
@@ -114,6 +116,8 @@ class Document(UUIDPrimaryKey, Base):
     __tablename__ = "documents"
 
     application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), index=True)
+    # Set for evidence attached to a milestone report.
+    milestone_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("milestones.id"), index=True)
     doc_type: Mapped[str] = mapped_column(String(50))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))

@@ -220,7 +220,7 @@ class _State:
         while load and max(load) - min(load) >= 2:
             lowest = min(load)
             path = None
-            for level in sorted(set(load), reverse=True):
+            for level in [max(load)]:
                 if level - lowest < 2:
                     break
                 path = self.exchange_path(level)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import EmailStr, StringConstraints, model_validator
 
 from app.models import Role
 from app.organizations.schemas import OrganizationIn, OrganizationOut
@@ -37,6 +37,14 @@ class UserUpdate(InputModel):
     role: Role | None = None
     is_active: bool | None = None
     password: Password | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        # Omit a field to leave it unchanged; null is not a value any of them can take.
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
 
 
 class UserOut(OutputModel):
