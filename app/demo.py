@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth.passwords import hash_password
 from app.calls.schemas import DOCX, JPEG, PDF, PNG, XLSX, CallIn, PanelIn
 from app.calls.service import create_call, publish_call, set_panel
-from app.models import Call, Organization, OrganizationKind, Role, User
+from app.models import Call, CoFundingPledge, Organization, OrganizationKind, Role, User
 from app.models.base import utcnow
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - development data, refused in production
@@ -187,4 +187,15 @@ def load_demo(session: Session) -> DemoResult:
     publish_call(session, actor=officer, call=call)
     reviewers = [u.id for u in users.values() if u.role is Role.reviewer]
     set_panel(session, actor=officer, call=call, payload=PanelIn(reviewer_ids=reviewers))
+    session.add(
+        CoFundingPledge(
+            call_id=call.id,
+            funder="Government of Peru",
+            currency="PEN",
+            amount=8_000_000_00,
+            pledged_on=call.opens_at.date(),
+            note="Co-funding of at least PEN 8,000,000 under the Compact; paid outside this service.",
+            recorded_by_id=officer.id,
+        )
+    )
     return DemoResult(created=True, call_title=REFERENCE_TITLE, logins=logins)
