@@ -194,7 +194,7 @@ def load_demo(session: Session) -> DemoResult:
             currency="PEN",
             amount=8_000_000_00,
             pledged_on=call.opens_at.date(),
-            note="Co-funding of at least PEN 8,000,000 under the Compact; paid outside this service.",
+            note="At least PEN 8,000,000 under the Compact; paid outside this service.",
             recorded_by_id=officer.id,
         )
     )
