@@ -17,6 +17,7 @@ from app.db import Database, build_engine
 from app.documents.router import router as documents_router
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.limits import BodyLimitMiddleware
 from app.organizations.router import router as organizations_router
 from app.reviews.router import router as reviews_router
 from app.storage import Storage, storage_from_url
@@ -68,6 +69,7 @@ def create_app(
     app.state.db = db
     app.state.storage = store
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_json_body_kb * 1024)
     app.include_router(health_router)
     app.include_router(api_router())
     return app
