@@ -62,8 +62,13 @@ over the M-convex set of achievable load vectors, so ``x`` also minimises that s
 bounds above are all the API promises.)
 
 Running the planner again with the new pairs added to ``existing`` adds nothing: every
-application then needs nobody, or has no eligible reviewer left. The result is deterministic:
-every tie is broken by UUID and every traversal follows an order fixed by the input.
+application then needs nobody, or has no eligible reviewer left. The result is deterministic and
+does not depend on the order of the input: reviewers and applications are indexed in UUID order,
+every tie is broken by that index, and every traversal follows it.
+
+Cost: reviewer sets are bit masks, so the greedy pass is O(applications x reviewers) at worst
+and one search is O(new assignments) mask operations. A call of 2,000 applications, 60 reviewers
+and 3 per application plans in well under a second (see bench/bench_assignment.py).
 """
 
 from __future__ import annotations
@@ -220,7 +225,7 @@ class _State:
         while load and max(load) - min(load) >= 2:
             lowest = min(load)
             path = None
-            for level in [max(load)]:
+            for level in sorted(set(load), reverse=True):
                 if level - lowest < 2:
                     break
                 path = self.exchange_path(level)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC
 from typing import Any
@@ -72,7 +73,11 @@ def default_client() -> BaseClient:
 
 
 class _S3Writer:
-    """Buffers one part at a time; turns into a multipart upload past the first part."""
+    """Buffers one part at a time; turns into a multipart upload past the first part.
+
+    A full part is sent by a background thread while the next one fills, so receiving and
+    sending overlap; at most one part is in flight, so memory stays at two parts.
+    """
 
     def __init__(self, storage: S3Storage, key: str) -> None:
         self._object_key = storage.object_key(key)  # validates the key first
@@ -84,6 +89,8 @@ class _S3Writer:
         self._parts: list[dict[str, Any]] = []
         self._size = 0
         self._finished = False
+        self._sender: ThreadPoolExecutor | None = None
+        self._in_flight: Future[dict[str, Any]] | None = None
 
     def write(self, chunk: bytes) -> None:
         self._require_open()
@@ -110,6 +117,7 @@ class _S3Writer:
             else:
                 if self._buffer:
                     self._upload_part()
+                self._collect_in_flight()
                 with self._storage._errors("complete the upload", self._key):
                     client.complete_multipart_upload(
                         Bucket=bucket,
@@ -122,6 +130,7 @@ class _S3Writer:
             raise
         self._finished = True
         self._buffer = bytearray()
+        self._stop_sender()
         return self._size
 
     def abort(self) -> None:
@@ -129,6 +138,11 @@ class _S3Writer:
             return
         self._finished = True
         self._buffer = bytearray()
+        if self._in_flight is not None:
+            # Let the part in flight finish (or fail) before the upload is aborted.
+            self._in_flight.exception()
+            self._in_flight = None
+        self._stop_sender()
         if self._upload_id is None:
             return  # nothing reached the server yet
         try:
@@ -144,20 +158,38 @@ class _S3Writer:
 
     def _upload_part(self) -> None:
         client, bucket = self._storage.client, self._storage.bucket
-        with self._storage._errors("upload", self._key):
-            if self._upload_id is None:
+        if self._upload_id is None:
+            with self._storage._errors("upload", self._key):
                 created = client.create_multipart_upload(Bucket=bucket, Key=self._object_key)
-                self._upload_id = created["UploadId"]
-            number = len(self._parts) + 1
-            uploaded = client.upload_part(
-                Bucket=bucket,
+            self._upload_id = created["UploadId"]
+            self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._collect_in_flight()
+        number = len(self._parts) + 1
+        body, self._buffer = self._buffer, bytearray()
+        assert self._sender is not None
+        self._in_flight = self._sender.submit(self._send_part, number, body)
+
+    def _send_part(self, number: int, body: bytearray) -> dict[str, Any]:
+        with self._storage._errors("upload", self._key):
+            uploaded = self._storage.client.upload_part(
+                Bucket=self._storage.bucket,
                 Key=self._object_key,
                 UploadId=self._upload_id,
                 PartNumber=number,
-                Body=self._buffer,
+                Body=body,
             )
-        self._parts.append({"PartNumber": number, "ETag": uploaded["ETag"]})
-        self._buffer.clear()
+        return {"PartNumber": number, "ETag": uploaded["ETag"]}
+
+    def _collect_in_flight(self) -> None:
+        """Wait for the part in flight; its failure surfaces here, in the caller's thread."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            self._parts.append(in_flight.result())
+
+    def _stop_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
 
     def _require_open(self) -> None:
         if self._finished:
