@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -103,6 +104,8 @@ async def receive_report(
     cap: int,
 ) -> ReceivedReport:
     rule = _rule(cap)
+    if (content_type or "").lower().startswith("application/x-www-form-urlencoded"):
+        return await _plain_form_report(stream)
     limit = MAX_EVIDENCE_FILES * (rule.max_bytes + FRAMING_ALLOWANCE) + MAX_NARRATIVE * 4
     if content_length and content_length.isdigit() and int(content_length) > limit:
         raise PayloadTooLarge("The report is larger than its evidence limits allow.", "too_large")
@@ -137,6 +140,25 @@ async def receive_report(
             ) from None
         raise
     return report
+
+
+async def _plain_form_report(stream: AsyncIterable[bytes]) -> ReceivedReport:
+    """A report without evidence may also come as an ordinary form."""
+    body = bytearray()
+    async for chunk in stream:
+        body += chunk
+        if len(body) > MAX_NARRATIVE * 4:
+            raise PayloadTooLarge("The narrative is too long.", "too_large")
+    try:
+        fields = parse_qs(body.decode(), strict_parsing=False)
+    except UnicodeDecodeError:
+        raise BadRequest("The form is not valid UTF-8.", "invalid_form") from None
+    narrative = (fields.get("narrative") or [""])[0].strip()
+    if not narrative or len(narrative) > MAX_NARRATIVE:
+        raise Unprocessable(
+            f"A narrative of 1 to {MAX_NARRATIVE} characters is required.", "narrative"
+        )
+    return ReceivedReport(narrative=narrative)
 
 
 def _record(user: User, target: ReportTarget, report: ReceivedReport, db: Database) -> Milestone:
