@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.service import record
 from app.auth.passwords import hash_password
 from app.calls.schemas import DOCX, JPEG, PDF, PNG, XLSX, CallIn, PanelIn
 from app.calls.service import create_call, publish_call, set_panel
@@ -172,8 +173,17 @@ def _ensure_users(session: Session) -> dict[str, User]:
                 organization=organization if role is Role.applicant else None,
             )
             session.add(user)
+            session.flush()
+            record(
+                session,
+                actor=None,
+                actor_email="grants demo",
+                action="user.created",
+                entity_type="user",
+                entity_id=user.id,
+                data={"email": email, "role": role.value, "source": "demo"},
+            )
         users[email] = user
-    session.flush()
     return users
 
 

@@ -18,7 +18,7 @@ def parse_id(value: str) -> uuid.UUID:
         return NO_SUCH_ID
 
 
-def _path_id(id_: Annotated[str, Path(alias="id", max_length=64)]) -> uuid.UUID:
+def _path_id(id_: Annotated[str, Path(alias="id")]) -> uuid.UUID:
     return parse_id(id_)
 
 

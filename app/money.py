@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-MONEY_PATTERN = re.compile(r"^\d{1,13}(\.\d{1,2})?$")
+MONEY_PATTERN = re.compile(r"^\d{1,13}(\.\d{1,2})?$", re.ASCII)
 SIGNED_MONEY_PATTERN = r"^-?\d{1,13}\.\d{2}$"
 CENTS = 100
 

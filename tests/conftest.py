@@ -155,9 +155,19 @@ def s3_storage(s3_server: S3Server) -> S3Storage:
     return S3Storage(bucket, prefix="docs", client=s3_server.client())
 
 
+@pytest.fixture(scope="session")
+def shared_app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """Built once per backend: building the app and its routes costs about half a second."""
+    placeholder = LocalStorage(tmp_path_factory.mktemp("unused-storage"))
+    return create_app(get_settings(), database=Database(engine), storage=placeholder)
+
+
 @pytest.fixture
-def app(db: Database, settings: Settings, storage: Storage) -> FastAPI:
-    return create_app(settings, database=db, storage=storage)
+def app(shared_app: FastAPI, db: Database, storage: Storage) -> Iterator[FastAPI]:
+    """The shared app, pointed at this test's database transaction and storage."""
+    shared_app.state.db = db
+    shared_app.state.storage = storage
+    yield shared_app
 
 
 @pytest.fixture
