@@ -6,10 +6,13 @@ Services raise these; routes never build error responses themselves.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -123,7 +126,23 @@ _HTTP_CODES = {
 }
 
 
+def _finite(value: Any) -> Any:
+    """JSON has no infinity or NaN: echo such inputs back as strings instead of failing."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422 shape, made safe for inputs such as 1e400.
+        return _json(422, {"detail": _finite(jsonable_encoder(exc.errors()))})
+
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return _json(exc.status_code, error_body(exc.detail, exc.code, **exc.extra), exc.headers)

@@ -47,7 +47,8 @@ def create_application(
     )
 
 
-@router.get("/applications", response_model=Page[ApplicationOut])
+# Unset fields are left out, so an applicant's view carries no staff-only `screening` key.
+@router.get("/applications", response_model=Page[ApplicationOut], response_model_exclude_unset=True)
 def list_applications(
     user: CurrentUser,
     session: DbSession,
@@ -67,7 +68,11 @@ def list_applications(
     )
 
 
-@router.get("/applications/{id}", response_model=ApplicationOut | ReviewerApplicationOut)
+@router.get(
+    "/applications/{id}",
+    response_model=ApplicationOut | ReviewerApplicationOut,
+    response_model_exclude_unset=True,
+)
 def get_application(
     user: CurrentUser, app_id: ParsedId, session: DbSession
 ) -> ApplicationOut | ReviewerApplicationOut:

@@ -38,7 +38,7 @@ from app.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from app.models import Application, ApplicationStatus, Document, User
+from app.models import Application, ApplicationStatus, Document, Role, User
 from app.models.base import utcnow
 from app.storage import ObjectWriter, Storage
 
@@ -282,17 +282,34 @@ def delete_document(session: Session, *, actor: User, document: Document) -> str
     return key
 
 
-def document_view(document: Document) -> dict[str, Any]:
-    return {
+_EXTENSIONS = {
+    "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+}
+
+
+def shown_filename(document: Document, viewer: User, blind: bool) -> str:
+    """A blind panel sees `proposal.pdf`, never a name that may carry the organisation's."""
+    if blind and viewer.role is Role.reviewer:
+        return document.doc_type + _EXTENSIONS.get(document.content_type, "")
+    return document.filename
+
+
+def document_view(document: Document, filename: str | None = None) -> dict[str, Any]:
+    view = {
         c: getattr(document, c)
         for c in (
             "id",
             "application_id",
             "doc_type",
-            "filename",
             "content_type",
             "size",
             "sha256",
             "created_at",
         )
     }
+    view["filename"] = filename or document.filename
+    return view

@@ -435,6 +435,8 @@ def _age(storage: Storage, key: str, request: pytest.FixtureRequest) -> None:
         s3: S3Server = request.getfixturevalue("s3_server")
         path = s3.data_dir / storage.bucket / storage.object_key(key)
     os.utime(path, (two_hours_ago, two_hours_ago))
+    if not isinstance(storage, LocalStorage):
+        time.sleep(0.3)  # rclone caches directory listings for 100 ms
 
 
 # --- the server stops reading --------------------------------------------------------
