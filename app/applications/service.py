@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -315,6 +315,13 @@ def withdraw_application(session: Session, *, actor: User, application: Applicat
     previous = application.status
     application.status = ApplicationStatus.withdrawn
     application.withdrawn_at = utcnow()
+    # Nobody reviews a withdrawn application: its reviewers lose access to it.
+    session.execute(
+        update(Assignment)
+        .where(Assignment.application_id == application.id, Assignment.ended_at.is_(None))
+        .values(ended_at=application.withdrawn_at, end_reason="withdrawn")
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     record(
         session,
