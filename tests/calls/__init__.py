@@ -1,0 +1,1 @@
+"""Tests for calls: creation and validation, lifecycle, visibility, frozen terms, panel."""
