@@ -359,15 +359,13 @@ def _app(db: Database, settings, storage: Storage) -> FastAPI:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres  # the failing trigger needs PostgreSQL; the cleanup logic is shared
 def test_database_failure_after_the_object_is_stored_leaves_no_orphan(
-    backend: str,
     committed_db: Database,
     committed_app_factory: Callable[..., FastAPI],
     committed_factory: Factory,
     tmp_path: Path,
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the failing trigger is a PostgreSQL feature; the logic is shared")
     storage = LocalStorage(tmp_path / "docs")
     with committed_db.engine.begin() as conn:
         conn.execute(

@@ -13,14 +13,13 @@ from app.db import Database
 from app.models import AuditEvent, Organization, User
 from tests.foundation.api import registration
 
-pytestmark = pytest.mark.slow
+# Deferred constraint triggers make the COMMIT itself fail; SQLite has none.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture
-def commit_refusing_users_table(backend: str, committed_db: Database) -> Iterator[None]:
+def commit_refusing_users_table(committed_db: Database) -> Iterator[None]:
     """A deferred constraint trigger: every INSERT into users fails, but only at COMMIT."""
-    if backend != "postgresql":
-        pytest.skip("SQLite has no deferred triggers to make the COMMIT itself fail")
     with committed_db.engine.begin() as conn:
         conn.execute(text(
             "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
