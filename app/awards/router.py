@@ -136,6 +136,16 @@ def _disbursement_out(
     )
 
 
+def _award_reader(user: CurrentUser) -> User:
+    """Reviewers never read awards (403, before any visibility check); the rest see theirs."""
+    if user.role is Role.reviewer:
+        raise Forbidden("Your role does not allow this action.", "forbidden_role")
+    return user
+
+
+AwardReader = Annotated[User, Depends(_award_reader)]
+
+
 # --- decisions ---------------------------------------------------------------------------
 
 
@@ -164,15 +174,13 @@ def decline_application(
 
 @router.get("/awards", response_model=Page[AwardOut])
 def list_awards(
-    user: CurrentUser,
+    user: AwardReader,
     session: DbSession,
     page: Pagination,
     call_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
 ) -> Page[AwardOut]:
     """Applicants see their own organisation's awards; staff who handle money see all."""
-    if user.role is Role.reviewer:
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
     stmt = service.visible_awards(user).order_by(Award.created_at, Award.id)
     if call_id:
         stmt = stmt.where(Award.call_id == call_id)
@@ -185,7 +193,7 @@ def list_awards(
 
 
 @router.get("/awards/{id}", response_model=AwardOut)
-def get_award(user: CurrentUser, award_id: ParsedId, session: DbSession) -> AwardOut:
+def get_award(user: AwardReader, award_id: ParsedId, session: DbSession) -> AwardOut:
     return awards_out(session, [service.get_award_for(session, user, award_id)])[0]
 
 
@@ -219,13 +227,13 @@ def _one_milestone(session: Session, milestone: Milestone) -> MilestoneOut:
 
 
 @router.get("/milestones/{id}", response_model=MilestoneOut)
-def get_milestone(user: CurrentUser, milestone_id: ParsedId, session: DbSession) -> MilestoneOut:
+def get_milestone(user: AwardReader, milestone_id: ParsedId, session: DbSession) -> MilestoneOut:
     return _one_milestone(session, service.get_milestone_for(session, user, milestone_id))
 
 
 @router.get("/milestones/{id}/evidence", response_model=list[DocumentOut])
 def list_evidence(
-    user: CurrentUser, milestone_id: ParsedId, session: DbSession
+    user: AwardReader, milestone_id: ParsedId, session: DbSession
 ) -> list[DocumentOut]:
     milestone = service.get_milestone_for(session, user, milestone_id)
     return [DocumentOut.model_validate(v) for v in evidence.list_views(session, milestone.id)]
@@ -287,7 +295,11 @@ def reject_milestone(
 
 async def raw_json(request: Request) -> Any:
     """The request body as parsed JSON: what an idempotent retry is compared on."""
-    return await request.json()
+    try:
+        return await request.json()
+    except ValueError:
+        # Not JSON at all (an empty body, another content type): the body model answers 422.
+        return None
 
 
 @router.post(
@@ -324,8 +336,11 @@ def record_disbursement(
         request_hash=idempotency.body_hash(body),
     )
     if isinstance(claim, idempotency.StoredResponse):
+        # PostgreSQL's JSONB reorders the stored keys; put them back in the response model's
+        # order, so a replay is byte for byte the response the first request got.
+        replay = {name: claim.body[name] for name in DisbursementOut.model_fields}
         return JSONResponse(
-            claim.body, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
+            replay, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
         )
     award = service.get_award_for(session, user, award_id, lock=True)
     disbursement = service.record_disbursement(session, actor=user, award=award, payload=payload)
@@ -336,7 +351,7 @@ def record_disbursement(
 
 @router.get("/awards/{id}/disbursements", response_model=list[DisbursementOut])
 def list_disbursements(
-    user: CurrentUser, award_id: ParsedId, session: DbSession
+    user: AwardReader, award_id: ParsedId, session: DbSession
 ) -> list[DisbursementOut]:
     award = service.get_award_for(session, user, award_id)
     rows = list(
