@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -73,8 +73,8 @@ def claim(
 
 
 def complete(session: Session, claim_id: uuid.UUID, status_code: int, body: dict[str, Any]) -> None:
-    row = session.get(IdempotencyKey, claim_id)
-    assert row is not None
-    row.status_code = status_code
-    row.response = body
-    session.flush()
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim_id)
+        .values(status_code=status_code, response=body)
+    )

@@ -488,7 +488,8 @@ def today_in(timezone: str) -> date:
 def record_disbursement(
     session: Session, *, actor: User, award: Award, payload: DisbursementIn
 ) -> Disbursement:
-    call = award.application.call
+    call = session.get(Call, award.call_id)
+    assert call is not None
     if payload.amount <= 0:
         raise Unprocessable("The amount must be positive.", "invalid_amount")
     if payload.value_date > today_in(call.timezone):

@@ -31,7 +31,7 @@ class Award(UUIDPrimaryKey, Timestamped, Base):
     end_date: Mapped[date] = mapped_column(Date)
     decided_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
 
-    application: Mapped[Application] = relationship(lazy="selectin")
+    application: Mapped[Application] = relationship(lazy="select")
     milestones: Mapped[list[Milestone]] = relationship(
         back_populates="award", order_by="Milestone.position", lazy="selectin"
     )
