@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from app.applications.service import next_reference
 from app.audit.service import record
-from app.awards.schemas import AmendmentIn, AwardIn, DeclineIn, DisbursementIn
+from app.awards.schemas import (
+    AmendedMilestoneIn,
+    AmendmentIn,
+    AwardIn,
+    DeclineIn,
+    DisbursementIn,
+    MilestoneIn,
+)
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.ledger import (
     InsufficientBalance,
@@ -38,6 +45,7 @@ from app.models import (
     AwardAmendment,
     Call,
     Disbursement,
+    LedgerAccount,
     Milestone,
     MilestoneStatus,
     Review,
@@ -201,25 +209,7 @@ def award_application(
         cause_id=award.id,
     )
     for position, item in enumerate(payload.milestones, start=1):
-        milestone = Milestone(
-            award_id=award.id,
-            position=position,
-            title=item.title,
-            due_date=item.due_date,
-            amount=item.amount,
-            status=MilestoneStatus.planned,
-        )
-        session.add(milestone)
-        session.flush()
-        transfer(
-            session,
-            debit=award_account,
-            credit=open_account(session, AccountKind.milestone, milestone.id, call),
-            amount=item.amount,
-            kind=TransferKind.allocate,
-            cause_type="award",
-            cause_id=award.id,
-        )
+        _add_milestone(session, award, call, award_account, position, item, ("award", award.id))
     application.status = ApplicationStatus.awarded
     application.decided_at = utcnow()
     session.flush()
@@ -238,6 +228,38 @@ def award_application(
         },
     )
     return award
+
+
+def _add_milestone(
+    session: Session,
+    award: Award,
+    call: Call,
+    award_account: LedgerAccount,
+    position: int,
+    item: MilestoneIn | AmendedMilestoneIn,
+    cause: tuple[str, uuid.UUID],
+) -> Milestone:
+    """A new milestone with its own account, funded from the award's commitment."""
+    milestone = Milestone(
+        award_id=award.id,
+        position=position,
+        title=item.title,
+        due_date=item.due_date,
+        amount=item.amount,
+        status=MilestoneStatus.planned,
+    )
+    session.add(milestone)
+    session.flush()
+    transfer(
+        session,
+        debit=award_account,
+        credit=open_account(session, AccountKind.milestone, milestone.id, call),
+        amount=item.amount,
+        kind=TransferKind.allocate,
+        cause_type=cause[0],
+        cause_id=cause[1],
+    )
+    return milestone
 
 
 def decline_application(
@@ -356,18 +378,9 @@ def amend_award(
     for item in payload.milestones:
         if item.id is None:
             position += 1
-            milestone = Milestone(
-                award_id=award.id,
-                position=position,
-                title=item.title,
-                due_date=item.due_date,
-                amount=item.amount,
-                status=MilestoneStatus.planned,
+            _add_milestone(
+                session, award, call, award_account, position, item, ("amendment", amendment.id)
             )
-            session.add(milestone)
-            session.flush()
-            account = open_account(session, AccountKind.milestone, milestone.id, call)
-            move(award_account, account, item.amount, TransferKind.allocate)
             continue
         milestone = current[item.id]
         move(
