@@ -19,6 +19,7 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.limits import BodyLimitMiddleware
 from app.organizations.router import router as organizations_router
+from app.reports.router import router as reports_router
 from app.reviews.router import router as reviews_router
 from app.storage import Storage, storage_from_url
 from app.users.router import router as users_router
@@ -37,6 +38,7 @@ def api_router() -> APIRouter:
         documents_router,
         reviews_router,
         awards_router,
+        reports_router,
         audit_router,
     ):
         api.include_router(router)

@@ -1,0 +1,149 @@
+"""Reports for finance officers, programme officers and admins (applicants and reviewers: 403)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from app.auth.deps import CurrentUser
+from app.awards.service import today_in
+from app.calls.service import get_call_for
+from app.db import Database, DbSession
+from app.errors import Forbidden
+from app.models import Role, User
+from app.money import MoneyOut
+from app.reports import queries
+from app.reports.formats import Format, table_response
+from app.reports.summary import SUMMARY_COLUMNS, financial_summary, parse_period, summary_rows
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+READERS = (Role.admin, Role.program_officer, Role.finance_officer)
+TABLE = {
+    200: {
+        "content": {
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        },
+        "description": "CSV (UTF-8 with BOM) or XLSX, streamed",
+    }
+}
+
+
+def _report_reader(user: CurrentUser) -> User:
+    if user.role not in READERS:
+        raise Forbidden("Reports are for finance and programme staff.", "forbidden_role")
+    return user
+
+
+Reader = Annotated[User, Depends(_report_reader)]
+
+
+@router.get("/disbursements", response_class=StreamingResponse, responses=TABLE)
+def disbursement_report(
+    request: Request,
+    user: Reader,
+    session: DbSession,
+    call_id: uuid.UUID,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    organization_id: uuid.UUID | None = None,
+    region: Annotated[str | None, Query(max_length=50)] = None,
+    format: Format = Format.csv,
+) -> StreamingResponse:
+    """One row per disbursement or reversal (negative), by value date, with running totals."""
+    call = get_call_for(session, user, call_id)
+    db: Database = request.app.state.db
+    flt = queries.DisbursementFilter(call.id, date_from, date_to, organization_id, region)
+    timezone = call.timezone
+    return table_response(
+        format,
+        queries.DISBURSEMENT_COLUMNS,
+        lambda: queries.disbursement_rows(db, flt, timezone),
+        f"disbursements-{call.id}",
+    )
+
+
+@router.get("/awards", response_class=StreamingResponse, responses=TABLE)
+def award_register(
+    request: Request,
+    user: Reader,
+    session: DbSession,
+    call_id: uuid.UUID,
+    format: Format = Format.csv,
+) -> StreamingResponse:
+    """The award register: one row per award with its milestones, payments and next due date."""
+    call = get_call_for(session, user, call_id)
+    db: Database = request.app.state.db
+    today = today_in(call.timezone)
+    return table_response(
+        format,
+        queries.AWARD_COLUMNS,
+        lambda: queries.award_register_rows(db, call.id, today),
+        f"awards-{call.id}",
+    )
+
+
+class SummaryAwardOut(BaseModel):
+    award_id: uuid.UUID
+    award_reference: str
+    organization: str
+    federal_funds_authorized: MoneyOut
+    disbursements_in_period: MoneyOut
+    cumulative_disbursements: MoneyOut
+    unliquidated_obligations: MoneyOut
+
+
+class SummaryTotalsOut(BaseModel):
+    envelope: MoneyOut
+    federal_funds_authorized: MoneyOut
+    disbursements_in_period: MoneyOut
+    cumulative_disbursements: MoneyOut
+    unliquidated_obligations: MoneyOut
+    unobligated_balance: MoneyOut
+
+
+class SummaryCoFundingOut(BaseModel):
+    funder: str
+    currency: str
+    pledged: MoneyOut
+    contributed: MoneyOut
+
+
+class FinancialSummaryOut(BaseModel):
+    call_id: uuid.UUID
+    period: str
+    period_start: date
+    period_end: date
+    currency: str
+    totals: SummaryTotalsOut
+    awards: list[SummaryAwardOut]
+    cofunding: list[SummaryCoFundingOut]
+
+
+@router.get(
+    "/financial-summary",
+    response_model=FinancialSummaryOut,
+    responses=TABLE,
+)
+def financial_summary_report(
+    user: Reader,
+    session: DbSession,
+    call_id: uuid.UUID,
+    period: Annotated[str, Query(max_length=10, examples=["2027-Q1"])],
+    format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+) -> Any:
+    """SF-425-style lines for a quarter (`2027-Q1`), a month (`2027-03`) or a year (`2027`)."""
+    call = get_call_for(session, user, call_id)
+    summary = financial_summary(session, call, parse_period(period))
+    if format == "json":
+        return FinancialSummaryOut.model_validate(summary)
+    rows = summary_rows(summary)
+    return table_response(
+        Format(format), SUMMARY_COLUMNS, lambda: iter(rows), f"financial-summary-{period}"
+    )
