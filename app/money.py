@@ -28,7 +28,8 @@ def parse_money(value: Any) -> int:
 
 
 def to_decimal(minor: int) -> Decimal:
-    return (Decimal(minor) / CENTS).quantize(Decimal("0.01"))
+    """`125000050` → `Decimal("1250000.50")`, always with two decimals."""
+    return Decimal(minor).scaleb(-2)
 
 
 def format_money(minor: int) -> str:

@@ -39,3 +39,23 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[
     yield BOM + line(header)
     for row in rows:
         yield line(row)
+
+
+def csv_blocks(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], *, rows_per_block: int = 500
+) -> Iterator[str]:
+    """The same document as `csv_lines`, in blocks of many rows (for large streamed exports)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    writer.writerow(header)
+    pending = 0
+    for row in rows:
+        writer.writerow([neutralise(c) if c is not None else "" for c in row])
+        pending += 1
+        if pending == rows_per_block:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    yield buffer.getvalue()

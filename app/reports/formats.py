@@ -18,7 +18,7 @@ from typing import Any
 import xlsxwriter
 from fastapi.responses import StreamingResponse
 
-from app.tabular import csv_lines, neutralise
+from app.tabular import csv_blocks, neutralise
 
 CHUNK = 64 * 1024
 
@@ -82,7 +82,7 @@ def table_response(
         body: Iterator[Any] = xlsx_chunks(header, rows())
         media = XLSX_TYPE
     else:
-        body = csv_lines(header, rows())
+        body = (block.encode() for block in csv_blocks(header, rows()))
         media = "text/csv; charset=utf-8"
 
     def stream() -> Iterator[Any]:

@@ -93,9 +93,18 @@ def _labels(session: Session, call_id: uuid.UUID) -> tuple[dict[Any, str], dict[
 
 
 def disbursement_statement(flt: DisbursementFilter) -> Select[Any]:
-    running = (
+    # The running total is computed over all of the call's payments first (inner query), so
+    # date and other filters on the outer query never change it.
+    payments = (
         select(
-            Disbursement.id.label("id"),
+            Disbursement.id,
+            Disbursement.award_id,
+            Disbursement.milestone_id,
+            Disbursement.amount,
+            Disbursement.value_date,
+            Disbursement.reference,
+            Disbursement.recorded_by_id,
+            Disbursement.recorded_at,
             func.sum(Disbursement.amount)
             .over(
                 partition_by=Disbursement.award_id,
@@ -108,34 +117,32 @@ def disbursement_statement(flt: DisbursementFilter) -> Select[Any]:
     )
     stmt = (
         select(
-            Disbursement.value_date,
-            Disbursement.id,
+            payments.c.value_date,
+            payments.c.id,
             Award.reference,
             Application.reference,
             Organization.name,
             Milestone.title,
-            Disbursement.amount,
+            payments.c.amount,
             Award.currency,
             Award.amount,
-            running.c.to_date,
+            payments.c.to_date,
             Application.id,
-            Disbursement.reference,
+            payments.c.reference,
             User.email,
-            Disbursement.recorded_at,
+            payments.c.recorded_at,
         )
-        .join(running, running.c.id == Disbursement.id)
-        .join(Award, Award.id == Disbursement.award_id)
+        .join(Award, Award.id == payments.c.award_id)
         .join(Application, Application.id == Award.application_id)
         .join(Organization, Organization.id == Award.organization_id)
-        .join(Milestone, Milestone.id == Disbursement.milestone_id)
-        .join(User, User.id == Disbursement.recorded_by_id)
-        .where(Disbursement.call_id == flt.call_id)
-        .order_by(Disbursement.value_date, Disbursement.recorded_at, Disbursement.id)
+        .join(Milestone, Milestone.id == payments.c.milestone_id)
+        .join(User, User.id == payments.c.recorded_by_id)
+        .order_by(payments.c.value_date, payments.c.recorded_at, payments.c.id)
     )
     if flt.date_from:
-        stmt = stmt.where(Disbursement.value_date >= flt.date_from)
+        stmt = stmt.where(payments.c.value_date >= flt.date_from)
     if flt.date_to:
-        stmt = stmt.where(Disbursement.value_date <= flt.date_to)
+        stmt = stmt.where(payments.c.value_date <= flt.date_to)
     if flt.organization_id:
         stmt = stmt.where(Award.organization_id == flt.organization_id)
     if flt.region:
