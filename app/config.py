@@ -41,6 +41,39 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", alias="LOG_LEVEL"
     )
+    # 360Giving export (docs/360giving.md). Grant identifiers are `<prefix>-<award reference>`;
+    # a real publisher registers its own `360G-…` prefix with 360Giving.
+    giving360_id_prefix: str = Field(
+        default="360G-grants", pattern=r"^360G-[A-Za-z0-9._-]+$", alias="GIVING360_ID_PREFIX"
+    )
+    # The funder's organisation identifier: US-GOV-11 is the U.S. Department of State's (IATI).
+    funding_org_id: str = Field(default="US-GOV-11", min_length=1, alias="FUNDING_ORG_ID")
+    funding_org_name: str = Field(
+        default="U.S. Department of State, Office to Monitor and Combat Trafficking in Persons",
+        min_length=1,
+        alias="FUNDING_ORG_NAME",
+    )
+
+    # IATI activity export (docs/iati.md). US-GOV-11 is the U.S. Department of State's IATI
+    # organisation identifier; activity identifiers are `<prefix>-<award reference>`, the
+    # prefix defaulting to the reporting organisation's identifier.
+    iati_reporting_org_ref: str = Field(
+        default="US-GOV-11", pattern=r"^[A-Za-z0-9]+-[^\s/&|?]+$", alias="IATI_REPORTING_ORG_REF"
+    )
+    iati_reporting_org_name: str = Field(
+        default="U.S. Department of State, Office to Monitor and Combat Trafficking in Persons",
+        min_length=1,
+        alias="IATI_REPORTING_ORG_NAME",
+    )
+    iati_reporting_org_type: str = Field(
+        default="10", pattern=r"^\d{2}$", alias="IATI_REPORTING_ORG_TYPE"
+    )
+    iati_activity_prefix: str | None = Field(
+        default=None, pattern=r"^[^\s/&|?]+$", alias="IATI_ACTIVITY_PREFIX"
+    )
+    iati_recipient_country: str = Field(
+        default="PE", pattern=r"^[A-Z]{2}$", alias="IATI_RECIPIENT_COUNTRY"
+    )
 
     @property
     def is_production(self) -> bool:

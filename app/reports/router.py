@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from app.auth.deps import CurrentUser
 from app.awards.service import today_in
 from app.calls.service import get_call_for
+from app.config import Settings
 from app.db import Database, DbSession
-from app.errors import Forbidden
-from app.models import Role, User
+from app.errors import Conflict, Forbidden
+from app.models import Award, Call, Role, User
+from app.models.base import utcnow
 from app.money import MoneyOut
 from app.reports import queries
 from app.reports.formats import Format, table_response
+from app.reports.giving360 import giving360_package
 from app.reports.summary import SUMMARY_COLUMNS, financial_summary, parse_period, summary_rows
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -146,4 +151,51 @@ def financial_summary_report(
     rows = summary_rows(summary)
     return table_response(
         Format(format), SUMMARY_COLUMNS, lambda: iter(rows), f"financial-summary-{period}"
+    )
+
+
+def _standard_export(
+    db: Database, call_id: uuid.UUID, settings: Settings, build: Any, media_type: str, name: str
+) -> StreamingResponse:
+    """Stream a standards document; it reads the call in its own read-only session."""
+    generated_at = utcnow()
+
+    def body() -> Iterator[bytes]:
+        with db.transaction(read_only=True) as session:
+            call = session.get(Call, call_id)
+            assert call is not None
+            yield from build(session, call, settings, generated_at=generated_at)
+
+    return StreamingResponse(
+        body(),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/360giving",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "360Giving 1.4 package"},
+        409: {"description": "The call has no awards: the standard has no empty package"},
+    },
+)
+def giving360_export(
+    request: Request, user: Reader, session: DbSession, call_id: uuid.UUID
+) -> StreamingResponse:
+    """The call's awards as a 360Giving Data Standard package, with their disbursements."""
+    call = get_call_for(session, user, call_id)
+    if session.scalar(select(func.count()).select_from(Award).where(Award.call_id == call.id)) == 0:
+        raise Conflict(
+            "The call has no awards yet; a 360Giving package needs at least one grant.",
+            "nothing_to_publish",
+        )
+    return _standard_export(
+        request.app.state.db,
+        call.id,
+        request.app.state.settings,
+        giving360_package,
+        "application/json",
+        f"360giving-{call.id}.json",
     )
