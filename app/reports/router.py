@@ -24,6 +24,7 @@ from app.money import MoneyOut
 from app.reports import queries
 from app.reports.formats import Format, table_response
 from app.reports.giving360 import giving360_package
+from app.reports.iati import iati_activities
 from app.reports.summary import SUMMARY_COLUMNS, financial_summary, parse_period, summary_rows
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -198,4 +199,26 @@ def giving360_export(
         giving360_package,
         "application/json",
         f"360giving-{call.id}.json",
+    )
+
+
+@router.get(
+    "/iati",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/xml": {}}, "description": "IATI 2.03 activities"}},
+)
+def iati_export(
+    request: Request, user: Reader, session: DbSession, call_id: uuid.UUID
+) -> StreamingResponse:
+    """The call (parent activity) and its awards (child activities) as IATI 2.03 XML, valid
+    against the official schema: commitments at award and amendment, disbursements by value
+    date, reversals as negative disbursements."""
+    call = get_call_for(session, user, call_id)
+    return _standard_export(
+        request.app.state.db,
+        call.id,
+        request.app.state.settings,
+        iati_activities,
+        "application/xml",
+        f"iati-{call.id}.xml",
     )
