@@ -13,15 +13,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 BOM = "\ufeff"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    if isinstance(value, bool):
+    """The cell as written: formula-looking text defused, booleans spelled, None empty."""
+    kind = value.__class__
+    if kind is str:
+        return "'" + value if value and value[0] in _FORMULA_STARTS else value
+    if kind is bool:
         return "true" if value else "false"
-    return value
+    return "" if value is None else value
 
 
 def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
@@ -30,7 +32,7 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[
     writer = csv.writer(buffer, lineterminator="\r\n")
 
     def line(cells: Sequence[Any]) -> str:
-        writer.writerow([neutralise(c) if c is not None else "" for c in cells])
+        writer.writerow(map(neutralise, cells))
         text = buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -51,7 +53,7 @@ def csv_blocks(
     writer.writerow(header)
     pending = 0
     for row in rows:
-        writer.writerow([neutralise(c) if c is not None else "" for c in row])
+        writer.writerow(map(neutralise, row))
         pending += 1
         if pending == rows_per_block:
             yield buffer.getvalue()
