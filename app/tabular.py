@@ -18,10 +18,9 @@ _FORMULA_STARTS = frozenset("=+-@\t\r")
 
 def neutralise(value: Any) -> Any:
     """The cell as written: formula-looking text defused, booleans spelled, None empty."""
-    kind = value.__class__
-    if kind is str:
+    if isinstance(value, str):
         return "'" + value if value and value[0] in _FORMULA_STARTS else value
-    if kind is bool:
+    if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else value
 

@@ -18,7 +18,7 @@ from typing import Any
 import xlsxwriter
 from fastapi.responses import StreamingResponse
 
-from app.tabular import csv_blocks, neutralise
+from app.tabular import csv_blocks
 
 CHUNK = 64 * 1024
 
@@ -62,7 +62,8 @@ def xlsx_chunks(
                         r, c, datetime(value.year, value.month, value.day), day
                     )
                 else:
-                    worksheet.write_string(r, c, neutralise(str(value)))
+                    # A text cell is never evaluated: no apostrophe needed in XLSX.
+                    worksheet.write_string(r, c, str(value))
         workbook.close()
         with open(path, "rb") as finished:  # noqa: PTH123 - a plain binary read loop
             while chunk := finished.read(CHUNK):

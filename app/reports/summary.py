@@ -31,7 +31,9 @@ from app.models import (
 )
 from app.money import to_decimal
 
-_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
+# ASCII digits only, no surrounding whitespace (the label is echoed in the export's
+# Content-Disposition header), and no year 0000 (which `date` cannot hold).
+_PERIOD = re.compile(r"^([1-9]\d{3})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$", re.ASCII)
 
 SUMMARY_COLUMNS = [
     "line",
@@ -55,7 +57,7 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """`2027-Q1`, `2027-03` or `2027`."""
-    match = _PERIOD.fullmatch(text.strip())
+    match = _PERIOD.fullmatch(text)
     if not match:
         raise Unprocessable("period must look like 2027-Q1, 2027-03 or 2027.", "invalid_period")
     year, quarter, month = int(match[1]), match[2], match[3]
