@@ -23,6 +23,7 @@ import httpx
 import psycopg
 from sqlalchemy import insert
 
+from app.auth.passwords import hash_password
 from app.db import Database, build_engine
 from app.models import (
     Application,
@@ -55,8 +56,6 @@ def _peak_rss_mib(pid: int) -> float:
 
 
 def load(db: Database, rows: int, awards: int = 200) -> uuid.UUID:
-    from app.auth.passwords import hash_password
-
     now = datetime.now(UTC)
     call_id = uuid.uuid4()
     with db.transaction() as session:
@@ -92,7 +91,7 @@ def load(db: Database, rows: int, awards: int = 200) -> uuid.UUID:
         )
         session.flush()
         org_ids, app_ids, award_ids, milestone_ids = [], [], [], []
-        for i in range(awards):
+        for _ in range(awards):
             org_ids.append(uuid.uuid4())
             app_ids.append(uuid.uuid4())
             award_ids.append(uuid.uuid4())
@@ -218,10 +217,13 @@ def main() -> None:
         db.engine.dispose()
         started = time.perf_counter()
         copied = 0
-        with psycopg.connect(pg.url("exports", driver="postgresql")) as conn, conn.cursor() as cur:
-            with cur.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
-                for block in copy:
-                    copied += len(block)
+        with (
+            psycopg.connect(pg.url("exports", driver="postgresql")) as conn,
+            conn.cursor() as cur,
+            cur.copy(f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy,
+        ):
+            for block in copy:
+                copied += len(block)
         copy_time = time.perf_counter() - started
 
         env = {

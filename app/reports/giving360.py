@@ -40,6 +40,7 @@ from app.models import (
     Milestone,
     Organization,
 )
+from app.reports.pages import award_pages
 
 STANDARD_VERSION = "1.4"
 AWARD_PAGE = 500
@@ -145,30 +146,7 @@ _AWARD_COLUMNS = (
 
 
 def _award_pages(session: Session, call_id: Any) -> Iterator[Sequence[Any]]:
-    """The call's awards in reference order, a page at a time (keyset pagination).
-
-    Each page is a complete query, so no cursor stays open while the consumer is between
-    chunks, and other queries may run on the session in between.
-    """
-    after: str | None = None
-    while True:
-        stmt = (
-            select(*_AWARD_COLUMNS)
-            .join(Application, Application.id == Award.application_id)
-            .join(Organization, Organization.id == Award.organization_id)
-            .where(Award.call_id == call_id)
-            .order_by(Award.reference)
-            .limit(AWARD_PAGE)
-        )
-        if after is not None:
-            stmt = stmt.where(Award.reference > after)
-        page = session.execute(stmt).all()
-        if not page:
-            return
-        yield page
-        if len(page) < AWARD_PAGE:
-            return
-        after = page[-1].reference
+    return award_pages(session, call_id, _AWARD_COLUMNS, AWARD_PAGE)
 
 
 def _grants(session: Session, context: _CallContext) -> Iterator[dict[str, Any]]:

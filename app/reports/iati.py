@@ -48,6 +48,7 @@ from app.models import (
     OrganizationKind,
 )
 from app.money import format_money
+from app.reports.pages import award_pages
 
 logger = logging.getLogger(__name__)
 
@@ -454,27 +455,8 @@ _AWARD_COLUMNS = (
 )
 
 
-def _award_pages(session: Session, call_id: Any) -> Iterator[Sequence[Row[Any]]]:
-    """The call's awards in reference order, a page at a time (keyset pagination): each page
-    is a complete query, so no cursor stays open while the consumer is between chunks."""
-    after: str | None = None
-    while True:
-        stmt = (
-            select(*_AWARD_COLUMNS)
-            .join(Application, Application.id == Award.application_id)
-            .join(Organization, Organization.id == Award.organization_id)
-            .where(Award.call_id == call_id)
-            .order_by(Award.reference)
-            .limit(AWARD_PAGE)
-        )
-        if after is not None:
-            stmt = stmt.where(Award.reference > after)
-        page = session.execute(stmt).all()
-        if page:
-            yield page
-        if len(page) < AWARD_PAGE:
-            return
-        after = page[-1].reference
+def _award_pages(session: Session, call_id: Any) -> Iterator[Sequence[Any]]:
+    return award_pages(session, call_id, _AWARD_COLUMNS, AWARD_PAGE)
 
 
 @dataclass

@@ -32,8 +32,12 @@ def _chain_of_seven(client, admin_headers) -> list[AuditEvent]:
     assert sign_in(client, "rosa@ngo.example.org", "wrong-password").status_code == 401
     created = client.post(  # user.created
         "/api/v1/users",
-        json={"email": "fin@donor.example.org", "password": "finance-password",
-              "full_name": "Fernando", "role": "finance_officer"},
+        json={
+            "email": "fin@donor.example.org",
+            "password": "finance-password",
+            "full_name": "Fernando",
+            "role": "finance_officer",
+        },
         headers=admin_headers,
     )
     assert created.status_code == 201

@@ -149,8 +149,9 @@ def test_a_token_with_a_tampered_payload_is_401(client, factory, settings):
     attacker = factory.user(Role.applicant)
     token = jwt.encode(_claims(str(attacker.id)), settings.secret_key, algorithm=ALGORITHM)
     header, _, signature = token.split(".")
-    forged_payload = json.dumps({**jwt.decode(token, options={"verify_signature": False}),
-                                 "sub": str(victim.id)}).encode()
+    forged_payload = json.dumps(
+        {**jwt.decode(token, options={"verify_signature": False}), "sub": str(victim.id)}
+    ).encode()
     payload = base64.urlsafe_b64encode(forged_payload).rstrip(b"=").decode()
 
     response = client.get(ME, headers=bearer(f"{header}.{payload}.{signature}"))

@@ -143,7 +143,9 @@ def test_the_user_list_is_a_page_of_every_account(client, factory, admin):
     assert set(page) == {"items", "total", "limit", "offset"}
     assert (page["total"], page["limit"], page["offset"]) == (3, 50, 0)
     assert [u["id"] for u in page["items"]] == [
-        str(admin_user.id), str(officer.id), str(reviewer.id)
+        str(admin_user.id),
+        str(officer.id),
+        str(reviewer.id),
     ]
 
 

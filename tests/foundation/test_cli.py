@@ -21,9 +21,12 @@ pytestmark = pytest.mark.slow
 
 CREATE_ADMIN = [
     "create-user",
-    "--email", "First.Admin@donor.example.org",
-    "--role", "admin",
-    "--full-name", "First Admin",
+    "--email",
+    "First.Admin@donor.example.org",
+    "--role",
+    "admin",
+    "--full-name",
+    "First Admin",
     "--password-stdin",
 ]
 

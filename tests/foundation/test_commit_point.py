@@ -21,14 +21,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 def commit_refusing_users_table(committed_db: Database) -> Iterator[None]:
     """A deferred constraint trigger: every INSERT into users fails, but only at COMMIT."""
     with committed_db.engine.begin() as conn:
-        conn.execute(text(
-            "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'refused at commit by the test'; END $$"
-        ))
-        conn.execute(text(
-            "CREATE CONSTRAINT TRIGGER refuse_users_at_commit AFTER INSERT ON users "
-            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
-        ))
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused at commit by the test'; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE CONSTRAINT TRIGGER refuse_users_at_commit AFTER INSERT ON users "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
+            )
+        )
     try:
         yield
     finally:
@@ -41,9 +45,7 @@ def test_a_failing_commit_answers_503_and_leaves_nothing_behind(
     commit_refusing_users_table, committed_app_factory, committed_db
 ):
     with TestClient(committed_app_factory(), raise_server_exceptions=False) as client:
-        response = client.post(
-            "/api/v1/auth/register", json=registration("lost@ngo.example.org")
-        )
+        response = client.post("/api/v1/auth/register", json=registration("lost@ngo.example.org"))
 
     assert response.status_code == 503
     assert response.json()["code"] == "database_unavailable"
