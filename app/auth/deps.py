@@ -72,6 +72,22 @@ CallManager = Annotated[User, Depends(require_roles(Role.admin, Role.program_off
 ProgramOfficer = Annotated[User, Depends(require_roles(Role.program_officer))]
 FinanceOfficer = Annotated[User, Depends(require_roles(Role.finance_officer))]
 ApplicantUser = Annotated[User, Depends(require_roles(Role.applicant))]
+# Those who handle money: read awards, allocation, reconciliation and reports.
+MoneyReader = Annotated[
+    User, Depends(require_roles(Role.admin, Role.program_officer, Role.finance_officer))
+]
+# Awards are read by money handlers and by applicants (their own); reviewers never.
+AwardReader = Annotated[
+    User,
+    Depends(require_roles(Role.admin, Role.program_officer, Role.finance_officer, Role.applicant)),
+]
+ReviewerUser = Annotated[User, Depends(require_roles(Role.reviewer))]
+# Who deals with conflicts of interest: reviewers declare their own, officers anyone's.
+ConflictDeclarer = Annotated[User, Depends(require_roles(Role.reviewer, Role.program_officer))]
+# Who may read a call's review side (conflicts, applicant organisations, scores).
+ReviewReader = Annotated[
+    User, Depends(require_roles(Role.reviewer, Role.program_officer, Role.admin))
+]
 Staff = Annotated[
     User,
     Depends(require_roles(Role.admin, Role.program_officer, Role.reviewer, Role.finance_officer)),

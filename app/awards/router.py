@@ -16,7 +16,14 @@ from app.applications.router import application_out
 from app.applications.schemas import ApplicationOut
 from app.applications.service import get_application_for
 from app.audit.service import record
-from app.auth.deps import ApplicantUser, CurrentUser, FinanceOfficer, ProgramOfficer
+from app.auth.deps import (
+    ApplicantUser,
+    AwardReader,
+    FinanceOfficer,
+    MoneyReader,
+    ProgramOfficer,
+    require_roles,
+)
 from app.awards import allocation, idempotency, service
 from app.awards.schemas import (
     AllocationOut,
@@ -41,7 +48,7 @@ from app.calls.service import get_call_for
 from app.db import Database, DbSession
 from app.documents import evidence
 from app.documents.schemas import DocumentOut
-from app.errors import BadRequest, Forbidden, NotFound
+from app.errors import BadRequest, NotFound
 from app.ids import ParsedId
 from app.models import (
     Application,
@@ -58,15 +65,6 @@ from app.money import format_money
 from app.pagination import Page, Pagination, fetch_page
 
 router = APIRouter(tags=["awards"])
-
-MONEY_READERS = (Role.admin, Role.program_officer, Role.finance_officer)
-
-
-def _reader(user: User) -> User:
-    if user.role not in MONEY_READERS:
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
-    return user
-
 
 # --- output builders ---------------------------------------------------------------------
 
@@ -145,16 +143,6 @@ def _disbursement_out(
         recorded_by_id=d.recorded_by_id,
         recorded_at=d.recorded_at,
     )
-
-
-def _award_reader(user: CurrentUser) -> User:
-    """Reviewers never read awards (403, before any visibility check); the rest see theirs."""
-    if user.role is Role.reviewer:
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
-    return user
-
-
-AwardReader = Annotated[User, Depends(_award_reader)]
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -392,15 +380,11 @@ def reverse_disbursement(
 # --- the call's money --------------------------------------------------------------------
 
 
-def _money_reader(user: CurrentUser) -> User:
-    return _reader(user)
-
-
-Reader = Annotated[User, Depends(_money_reader)]
+PledgeRecorder = Annotated[User, Depends(require_roles(Role.program_officer, Role.finance_officer))]
 
 
 @router.get("/calls/{id}/allocation", response_model=AllocationOut)
-def call_allocation(user: Reader, call_id: ParsedId, session: DbSession) -> AllocationOut:
+def call_allocation(user: MoneyReader, call_id: ParsedId, session: DbSession) -> AllocationOut:
     """Envelope, awarded, disbursed, uncommitted and undisbursed, split by region (by each
     application's shares) and by objective (equally), exact to the cent."""
     call = get_call_for(session, user, call_id)
@@ -426,7 +410,9 @@ def call_allocation(user: Reader, call_id: ParsedId, session: DbSession) -> Allo
 
 
 @router.get("/calls/{id}/reconciliation", response_model=ReconciliationOut)
-def call_reconciliation(user: Reader, call_id: ParsedId, session: DbSession) -> ReconciliationOut:
+def call_reconciliation(
+    user: MoneyReader, call_id: ParsedId, session: DbSession
+) -> ReconciliationOut:
     """Recompute every balance from the ledger entries and check SPEC §8's invariants."""
     call = get_call_for(session, user, call_id)
     figures, transfers, checks = allocation.reconcile(session, call)
@@ -456,18 +442,16 @@ def _pledge_out(figures: allocation.PledgeFigures) -> CoFundingOut:
 
 
 @router.get("/calls/{id}/cofunding", response_model=list[CoFundingOut])
-def list_pledges(user: Reader, call_id: ParsedId, session: DbSession) -> list[CoFundingOut]:
+def list_pledges(user: MoneyReader, call_id: ParsedId, session: DbSession) -> list[CoFundingOut]:
     call = get_call_for(session, user, call_id)
     return [_pledge_out(p) for p in allocation.cofunding(session, call)]
 
 
 @router.post("/calls/{id}/cofunding", status_code=201, response_model=CoFundingOut)
 def record_pledge(
-    user: Reader, call_id: ParsedId, payload: PledgeIn, session: DbSession
+    user: PledgeRecorder, call_id: ParsedId, payload: PledgeIn, session: DbSession
 ) -> CoFundingOut:
     """Record another funder's pledge, in its own currency (never added to the envelope)."""
-    if user.role not in (Role.program_officer, Role.finance_officer):
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
     call = get_call_for(session, user, call_id)
     pledge = CoFundingPledge(call_id=call.id, recorded_by_id=user.id, **payload.model_dump())
     session.add(pledge)

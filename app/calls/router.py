@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.deps import CallManager, CurrentUser, ProgramOfficer
+from app.auth.deps import CallManager, CurrentUser, ProgramOfficer, ReviewReader
 from app.calls import service
 from app.calls.schemas import (
     CallIn,
@@ -21,9 +21,8 @@ from app.calls.schemas import (
     PanelOut,
 )
 from app.db import DbSession
-from app.errors import Forbidden
 from app.ids import ParsedId
-from app.models import Application, Call, CallStatus, Role, User
+from app.models import Application, Call, CallStatus, User
 from app.models.base import utcnow
 from app.pagination import Page, Pagination, fetch_page
 
@@ -145,14 +144,12 @@ def set_panel(
 
 @router.get("/{id}/organizations", response_model=list[OrganizationRefOut])
 def applicant_organizations(
-    user: CurrentUser, call_id: ParsedId, session: DbSession
+    user: ReviewReader, call_id: ParsedId, session: DbSession
 ) -> list[OrganizationRefOut]:
     """Ids and names of the organisations that applied, so reviewers can declare conflicts.
 
     Not linked to applications, so a blind panel learns nothing about who wrote what.
     """
-    if user.role not in (Role.reviewer, Role.program_officer, Role.admin):
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
     call = service.get_call_for(session, user, call_id)
     return [
         OrganizationRefOut.model_validate(o)

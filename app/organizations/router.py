@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from app.auth.deps import CurrentUser, Staff
+from app.auth.deps import CurrentUser, Staff, require_roles
 from app.db import DbSession
-from app.errors import Forbidden
 from app.ids import ParsedId
-from app.models import Role
+from app.models import Role, User
 from app.organizations import service
 from app.organizations.schemas import OrganizationOut, OrganizationUpdate
 from app.pagination import Page, Pagination, fetch_page
+
+ProfileEditor = Annotated[User, Depends(require_roles(Role.applicant, Role.admin))]
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
@@ -42,11 +43,9 @@ def get_organization(user: CurrentUser, org_id: ParsedId, session: DbSession) ->
 
 @router.patch("/{id}", response_model=OrganizationOut)
 def update_organization(
-    user: CurrentUser, org_id: ParsedId, payload: OrganizationUpdate, session: DbSession
+    user: ProfileEditor, org_id: ParsedId, payload: OrganizationUpdate, session: DbSession
 ) -> OrganizationOut:
     """Members of the organisation keep its profile up to date."""
-    if user.role not in (Role.applicant, Role.admin):
-        raise Forbidden("Only the organisation's members can change its profile.", "forbidden_role")
     organization = service.get_organization_for(session, user, org_id)
     return OrganizationOut.model_validate(
         service.update_organization(session, actor=user, organization=organization, changes=payload)

@@ -7,18 +7,18 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from app.auth.deps import CurrentUser
+from app.auth.deps import MoneyReader
 from app.awards.service import today_in
 from app.calls.service import get_call_for
 from app.config import Settings
 from app.db import Database, DbSession
-from app.errors import Conflict, Forbidden
-from app.models import Award, Call, Role, User
+from app.errors import Conflict
+from app.models import Award, Call
 from app.models.base import utcnow
 from app.money import MoneyOut
 from app.reports import queries
@@ -29,7 +29,6 @@ from app.reports.summary import SUMMARY_COLUMNS, financial_summary, parse_period
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-READERS = (Role.admin, Role.program_officer, Role.finance_officer)
 TABLE = {
     200: {
         "content": {
@@ -41,19 +40,10 @@ TABLE = {
 }
 
 
-def _report_reader(user: CurrentUser) -> User:
-    if user.role not in READERS:
-        raise Forbidden("Reports are for finance and programme staff.", "forbidden_role")
-    return user
-
-
-Reader = Annotated[User, Depends(_report_reader)]
-
-
 @router.get("/disbursements", response_class=StreamingResponse, responses=TABLE)
 def disbursement_report(
     request: Request,
-    user: Reader,
+    user: MoneyReader,
     session: DbSession,
     call_id: uuid.UUID,
     date_from: Annotated[date | None, Query(alias="from")] = None,
@@ -78,7 +68,7 @@ def disbursement_report(
 @router.get("/awards", response_class=StreamingResponse, responses=TABLE)
 def award_register(
     request: Request,
-    user: Reader,
+    user: MoneyReader,
     session: DbSession,
     call_id: uuid.UUID,
     format: Format = Format.csv,
@@ -138,7 +128,7 @@ class FinancialSummaryOut(BaseModel):
     responses=TABLE,
 )
 def financial_summary_report(
-    user: Reader,
+    user: MoneyReader,
     session: DbSession,
     call_id: uuid.UUID,
     period: Annotated[str, Query(max_length=10, examples=["2027-Q1"])],
@@ -183,7 +173,7 @@ def _standard_export(
     },
 )
 def giving360_export(
-    request: Request, user: Reader, session: DbSession, call_id: uuid.UUID
+    request: Request, user: MoneyReader, session: DbSession, call_id: uuid.UUID
 ) -> StreamingResponse:
     """The call's awards as a 360Giving Data Standard package, with their disbursements."""
     call = get_call_for(session, user, call_id)
@@ -208,7 +198,7 @@ def giving360_export(
     responses={200: {"content": {"application/xml": {}}, "description": "IATI 2.03 activities"}},
 )
 def iati_export(
-    request: Request, user: Reader, session: DbSession, call_id: uuid.UUID
+    request: Request, user: MoneyReader, session: DbSession, call_id: uuid.UUID
 ) -> StreamingResponse:
     """The call (parent activity) and its awards (child activities) as IATI 2.03 XML, valid
     against the official schema: commitments at award and amendment, disbursements by value

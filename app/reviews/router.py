@@ -13,10 +13,16 @@ from sqlalchemy.orm import Session
 from app.applications.router import application_out
 from app.applications.schemas import ApplicationOut
 from app.applications.service import get_application_for
-from app.auth.deps import CallManager, CurrentUser, ProgramOfficer
+from app.auth.deps import (
+    CallManager,
+    ConflictDeclarer,
+    ProgramOfficer,
+    ReviewerUser,
+    ReviewReader,
+)
 from app.calls.service import get_call_for
 from app.db import DbSession
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, NotFound
 from app.ids import ParsedId
 from app.models import (
     Application,
@@ -93,25 +99,23 @@ def _conflict_out(conflict: ConflictOfInterest, ended: int = 0) -> ConflictOut:
 
 
 @router.post("/conflicts", status_code=201, response_model=ConflictOut)
-def declare_conflict(user: CurrentUser, payload: ConflictIn, session: DbSession) -> ConflictOut:
+def declare_conflict(
+    user: ConflictDeclarer, payload: ConflictIn, session: DbSession
+) -> ConflictOut:
     """A reviewer declares their own conflicts; a programme officer declares anyone's."""
-    if user.role not in (Role.reviewer, Role.program_officer):
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
     conflict, ended = service.declare_conflict(session, actor=user, payload=payload)
     return _conflict_out(conflict, ended)
 
 
 @router.get("/conflicts", response_model=Page[ConflictOut])
 def list_conflicts(
-    user: CurrentUser,
+    user: ReviewReader,
     session: DbSession,
     page: Pagination,
     reviewer_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
 ) -> Page[ConflictOut]:
     """Reviewers see their own declarations; programme officers and admins see all."""
-    if user.role not in (Role.reviewer, Role.program_officer, Role.admin):
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
     rows, total = fetch_page(
         session, service.conflicts_query(user, reviewer_id, organization_id), page
     )
@@ -211,12 +215,6 @@ def auto_assign(user: ProgramOfficer, call_id: ParsedId, session: DbSession) -> 
 # --- the reviewer's side ---------------------------------------------------------------
 
 
-def _reviewer(user: User) -> User:
-    if user.role is not Role.reviewer:
-        raise Forbidden("Only reviewers score applications.", "forbidden_role")
-    return user
-
-
 def _review_out(review: Review, call: Call) -> ReviewOut:
     criteria = call.rubric["criteria"]
     complete = all(c["key"] in review.scores for c in criteria)
@@ -236,13 +234,12 @@ def _review_out(review: Review, call: Call) -> ReviewOut:
 
 @router.get("/reviews/assigned", response_model=Page[QueueItemOut])
 def my_queue(
-    user: CurrentUser,
+    reviewer: ReviewerUser,
     session: DbSession,
     page: Pagination,
     call_id: uuid.UUID | None = None,
 ) -> Page[QueueItemOut]:
     """The reviewer's queue: what is assigned to them now, and how far each review is."""
-    reviewer = _reviewer(user)
     stmt = (
         select(Assignment, Application.reference, Application.title, Call.title, Review.status)
         .join(Application, Application.id == Assignment.application_id)
@@ -278,14 +275,14 @@ def my_queue(
     )
 
 
-def _assigned_application(session: Session, user: User, app_id: uuid.UUID) -> Application:
-    reviewer = _reviewer(user)
+def _assigned_application(session: Session, reviewer: User, app_id: uuid.UUID) -> Application:
+    """The application, if this reviewer is assigned to it now; 404 otherwise."""
     service.active_assignment(session, reviewer, app_id)
     return get_application_for(session, reviewer, app_id)
 
 
 @router.get("/applications/{id}/review", response_model=ReviewOut)
-def get_my_review(user: CurrentUser, app_id: ParsedId, session: DbSession) -> ReviewOut:
+def get_my_review(user: ReviewerUser, app_id: ParsedId, session: DbSession) -> ReviewOut:
     application = _assigned_application(session, user, app_id)
     review = service.own_review(session, user, application.id)
     if review is None:
@@ -295,7 +292,7 @@ def get_my_review(user: CurrentUser, app_id: ParsedId, session: DbSession) -> Re
 
 @router.put("/applications/{id}/review", response_model=ReviewOut)
 def save_review(
-    user: CurrentUser, app_id: ParsedId, payload: ReviewIn, session: DbSession
+    user: ReviewerUser, app_id: ParsedId, payload: ReviewIn, session: DbSession
 ) -> ReviewOut:
     """Save the reviewer's draft. Criteria may be missing; unknown ones or out-of-range
     scores are 422."""
@@ -305,7 +302,7 @@ def save_review(
 
 
 @router.post("/applications/{id}/review/submit", response_model=ReviewOut)
-def submit_review(user: CurrentUser, app_id: ParsedId, session: DbSession) -> ReviewOut:
+def submit_review(user: ReviewerUser, app_id: ParsedId, session: DbSession) -> ReviewOut:
     """Lock the review; 422 lists every criterion still unscored."""
     application = _assigned_application(session, user, app_id)
     review = service.submit_review(session, reviewer=user, application=application)
@@ -316,11 +313,9 @@ def submit_review(user: CurrentUser, app_id: ParsedId, session: DbSession) -> Re
 
 
 @router.get("/applications/{id}/scores", response_model=ScoresOut)
-def application_scores(user: CurrentUser, app_id: ParsedId, session: DbSession) -> ScoresOut:
+def application_scores(user: ReviewReader, app_id: ParsedId, session: DbSession) -> ScoresOut:
     """Per-criterion scores of every reviewer. Programme officers and admins; a reviewer only
     after submitting their own review, and without the other reviewers' names."""
-    if user.role not in (Role.program_officer, Role.admin, Role.reviewer):
-        raise Forbidden("Your role does not allow this action.", "forbidden_role")
     if user.role is Role.reviewer:
         application = _assigned_application(session, user, app_id)
         own = service.own_review(session, user, application.id)
