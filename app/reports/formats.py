@@ -28,6 +28,7 @@ class Format(StrEnum):
     xlsx = "xlsx"
 
 
+CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -84,13 +85,22 @@ def table_response(
         media = XLSX_TYPE
     else:
         body = (block.encode() for block in csv_blocks(header, rows()))
-        media = "text/csv; charset=utf-8"
+        media = CSV_TYPE
 
+    return _download(body, media, f"{filename}.{fmt.value}")
+
+
+def csv_response(chunks: Callable[[], Iterator[bytes]], filename: str) -> StreamingResponse:
+    """A CSV document already encoded by its producer (BOM and header included)."""
+    return _download(chunks(), CSV_TYPE, f"{filename}.csv")
+
+
+def _download(body: Iterator[Any], media: str, filename: str) -> StreamingResponse:
     def stream() -> Iterator[Any]:
         yield from body
 
     return StreamingResponse(
         stream(),
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt.value}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -92,10 +92,13 @@ def _labels(session: Session, call_id: uuid.UUID) -> tuple[dict[Any, str], dict[
     )
 
 
-def disbursement_statement(flt: DisbursementFilter) -> Select[Any]:
-    # The running total is computed over all of the call's payments first (inner query), so
-    # date and other filters on the outer query never change it.
-    payments = (
+def payments_with_running_totals(call_id: uuid.UUID) -> Any:
+    """The call's payments with each award's disbursed-to-date, as a subquery.
+
+    The running total is computed over all of the call's payments here, so the filters applied
+    to the outer query never change it.
+    """
+    return (
         select(
             Disbursement.id,
             Disbursement.award_id,
@@ -112,9 +115,41 @@ def disbursement_statement(flt: DisbursementFilter) -> Select[Any]:
             )
             .label("to_date"),
         )
-        .where(Disbursement.call_id == flt.call_id)
+        .where(Disbursement.call_id == call_id)
         .subquery()
     )
+
+
+def filtered(
+    stmt: Select[Any],
+    flt: DisbursementFilter,
+    payments: Any,
+    organization_id: Any,
+    application_id: Any,
+) -> Select[Any]:
+    """The report's filters on a statement over `payments` (value date, organisation, region)."""
+    if flt.date_from:
+        stmt = stmt.where(payments.c.value_date >= flt.date_from)
+    if flt.date_to:
+        stmt = stmt.where(payments.c.value_date <= flt.date_to)
+    if flt.organization_id:
+        stmt = stmt.where(organization_id == flt.organization_id)
+    if flt.region:
+        stmt = stmt.where(
+            select(ApplicationRegion.code)
+            .where(
+                and_(
+                    ApplicationRegion.application_id == application_id,
+                    ApplicationRegion.code == flt.region,
+                )
+            )
+            .exists()
+        )
+    return stmt
+
+
+def disbursement_statement(flt: DisbursementFilter) -> Select[Any]:
+    payments = payments_with_running_totals(flt.call_id)
     stmt = (
         select(
             payments.c.value_date,
@@ -139,24 +174,7 @@ def disbursement_statement(flt: DisbursementFilter) -> Select[Any]:
         .join(User, User.id == payments.c.recorded_by_id)
         .order_by(payments.c.value_date, payments.c.recorded_at, payments.c.id)
     )
-    if flt.date_from:
-        stmt = stmt.where(payments.c.value_date >= flt.date_from)
-    if flt.date_to:
-        stmt = stmt.where(payments.c.value_date <= flt.date_to)
-    if flt.organization_id:
-        stmt = stmt.where(Award.organization_id == flt.organization_id)
-    if flt.region:
-        stmt = stmt.where(
-            select(ApplicationRegion.code)
-            .where(
-                and_(
-                    ApplicationRegion.application_id == Application.id,
-                    ApplicationRegion.code == flt.region,
-                )
-            )
-            .exists()
-        )
-    return stmt
+    return filtered(stmt, flt, payments, Award.organization_id, Application.id)
 
 
 def disbursement_rows(db: Database, flt: DisbursementFilter, timezone: str) -> Iterator[list[Any]]:

@@ -21,8 +21,8 @@ from app.errors import Conflict
 from app.models import Award, Call
 from app.models.base import utcnow
 from app.money import MoneyOut
-from app.reports import queries
-from app.reports.formats import Format, table_response
+from app.reports import pg_csv, queries
+from app.reports.formats import Format, csv_response, table_response
 from app.reports.giving360 import giving360_package
 from app.reports.iati import iati_activities
 from app.reports.summary import SUMMARY_COLUMNS, financial_summary, parse_period, summary_rows
@@ -57,6 +57,10 @@ def disbursement_report(
     db: Database = request.app.state.db
     flt = queries.DisbursementFilter(call.id, date_from, date_to, organization_id, region)
     timezone = call.timezone
+    if format is Format.csv and db.engine.dialect.name == "postgresql":
+        return csv_response(
+            lambda: pg_csv.disbursement_csv(db, flt, timezone), f"disbursements-{call.id}"
+        )
     return table_response(
         format,
         queries.DISBURSEMENT_COLUMNS,
