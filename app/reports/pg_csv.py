@@ -191,11 +191,18 @@ def disbursement_csv(db: Database, flt: DisbursementFilter, zone: str) -> Iterat
     yield "".join(csv_lines(DISBURSEMENT_COLUMNS, [])).encode()
     with db.transaction(read_only=True) as session:
         # Local to this transaction; restored at the end for callers that share a connection.
-        previous = session.scalar(select(func.current_setting("TimeZone")))
+        previous_zone = session.scalar(select(func.current_setting("TimeZone")))
+        previous_nestloop = session.scalar(select(func.current_setting("enable_nestloop")))
         session.execute(select(func.set_config("TimeZone", zone, True)))
+        # The statement always reads every payment of the call: hash joins against the small
+        # per-award CTEs are right whatever the statistics say. Without this, a table not yet
+        # analysed after a bulk load gets nested loops over the CTEs (65 s instead of 5 s for
+        # 100,000 rows, measured).
+        session.execute(select(func.set_config("enable_nestloop", "off", True)))
         result = session.execute(
             csv_line_statement(flt).execution_options(yield_per=FETCH, stream_results=True)
         )
         for block in result.scalars().partitions():
             yield "".join(block).encode()
-        session.execute(select(func.set_config("TimeZone", previous, True)))
+        session.execute(select(func.set_config("TimeZone", previous_zone, True)))
+        session.execute(select(func.set_config("enable_nestloop", previous_nestloop, True)))

@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from app.db import Database
 from app.models import Role
@@ -107,3 +108,22 @@ def test_quoting_empty_cells_and_offsets_match_the_python_writer(
     assert served.status_code == 200
     assert served.headers["content-type"] == "text/csv; charset=utf-8"
     assert served.content == produced
+
+
+def test_the_session_settings_it_changes_are_restored_on_the_shared_connection(
+    client: TestClient, factory: Factory, db: Database
+) -> None:
+    """The rollback tier shares one connection: the export's local settings must not leak."""
+    led = ledger(client, factory)
+
+    def settings() -> tuple[str, str]:
+        with db.transaction(read_only=True) as session:
+            row = session.execute(
+                text("SELECT current_setting('TimeZone'), current_setting('enable_nestloop')")
+            ).one()
+            return row[0], row[1]
+
+    before = settings()
+    document = postgresql_csv(db, queries.DisbursementFilter(led.call.id), "Asia/Kolkata")
+    assert b"+05:30\r\n" in document
+    assert settings() == before == ("UTC", "on")
