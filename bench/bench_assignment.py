@@ -6,8 +6,10 @@ one where 20% of the applications already have a reviewer (and the panel has une
 loads), and prints median and minimum wall time, the spread of final loads and the number of
 applications that could not be fully staffed.
 
-    .venv/bin/python bench/bench_assignment.py [--applications N] [--reviewers N]
+    .venv/bin/python -m bench.bench_assignment [--applications N] [--reviewers N]
         [--per-application N] [--conflicts FRACTION] [--runs N] [--seed N]
+
+(`.venv/bin/python bench/bench_assignment.py` works too: this script imports nothing from `bench`.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import random
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
 
 from app.reviews.assignment import AssignmentPlan, AssignmentProblem, plan_assignments
 
@@ -51,9 +54,50 @@ def build(
     )
 
 
-def run(label: str, problem: AssignmentProblem, runs: int) -> AssignmentPlan:
+@dataclass(frozen=True)
+class PlanTiming:
+    label: str
+    median_ms: float
+    min_ms: float
+    existing_pairs: int
+    existing_load_spread: int
+    new_pairs: int
+    load_min: int
+    load_max: int
+    unstaffed: int
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<19}: median {self.median_ms:.1f} ms, min {self.min_ms:.1f} ms; "
+            f"existing {self.existing_pairs} pairs (load spread {self.existing_load_spread}); "
+            f"new {self.new_pairs}; loads {self.load_min}..{self.load_max} "
+            f"(max-min {self.load_max - self.load_min}); unstaffed {self.unstaffed}"
+        )
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    applications: int
+    reviewers: int
+    per_application: int
+    conflicts: float
+    runs: int
+    fresh: PlanTiming
+    partial: PlanTiming
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.applications} applications x {self.reviewers} reviewers x "
+            f"{self.per_application} per application, {self.conflicts:.0%} conflicts, "
+            f"{self.runs} runs each",
+            self.fresh.line(),
+            self.partial.line(),
+        ]
+
+
+def time_plan(label: str, problem: AssignmentProblem, runs: int) -> PlanTiming:
     times = []
-    plan = None
+    plan: AssignmentPlan | None = None
     for _ in range(runs):
         start = time.perf_counter()
         plan = plan_assignments(problem)
@@ -61,15 +105,40 @@ def run(label: str, problem: AssignmentProblem, runs: int) -> AssignmentPlan:
     assert plan is not None
     loads = plan.loads.values()
     before = problem.existing_load.values()
-    print(
-        f"{label}: median {statistics.median(times) * 1000:.1f} ms, "
-        f"min {min(times) * 1000:.1f} ms over {runs} runs; "
-        f"existing {sum(len(s) for s in problem.existing.values())} pairs "
-        f"(load spread {max(before) - min(before)}); "
-        f"new {len(plan.new)}; loads {min(loads)}..{max(loads)} "
-        f"(max-min {max(loads) - min(loads)}); unstaffed {len(plan.unstaffed)}"
+    return PlanTiming(
+        label=label,
+        median_ms=statistics.median(times) * 1000,
+        min_ms=min(times) * 1000,
+        existing_pairs=sum(len(s) for s in problem.existing.values()),
+        existing_load_spread=max(before) - min(before),
+        new_pairs=len(plan.new),
+        load_min=min(loads),
+        load_max=max(loads),
+        unstaffed=len(plan.unstaffed),
     )
-    return plan
+
+
+def run(
+    *,
+    applications: int = 2000,
+    reviewers: int = 60,
+    per_application: int = 3,
+    conflicts: float = 0.02,
+    runs: int = 5,
+    seed: int = 20240601,
+) -> AssignmentResult:
+    shape = (applications, reviewers, per_application, conflicts)
+    fresh = build(random.Random(seed), *shape, existing_rate=0.0)
+    partial = build(random.Random(seed), *shape, existing_rate=0.2)
+    return AssignmentResult(
+        applications=applications,
+        reviewers=reviewers,
+        per_application=per_application,
+        conflicts=conflicts,
+        runs=runs,
+        fresh=time_plan("fresh call", fresh, runs),
+        partial=time_plan("20% already staffed", partial, runs),
+    )
 
 
 def main() -> None:
@@ -81,15 +150,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
-    shape = (args.applications, args.reviewers, args.per_application, args.conflicts)
-    print(
-        f"{args.applications} applications x {args.reviewers} reviewers x "
-        f"{args.per_application} per application, {args.conflicts:.0%} conflicts"
+    result = run(
+        applications=args.applications,
+        reviewers=args.reviewers,
+        per_application=args.per_application,
+        conflicts=args.conflicts,
+        runs=args.runs,
+        seed=args.seed,
     )
-    fresh = build(random.Random(args.seed), *shape, existing_rate=0.0)
-    run("fresh call         ", fresh, args.runs)
-    partial = build(random.Random(args.seed), *shape, existing_rate=0.2)
-    run("20% already staffed", partial, args.runs)
+    print("\n".join(result.lines()))
 
 
 if __name__ == "__main__":

@@ -3,42 +3,36 @@
 Starts PostgreSQL (embedded) and `grants serve --workers 4`, sets up awards with approved
 milestones through the API, then fires disbursements from many client threads at once —
 more than the milestones can hold — and reports throughput, latency percentiles, how many
-were accepted and refused, and whether any limit was broken (it must never be):
+were accepted and refused, and whether any limit was broken (it must never be). Each request
+pays 7.00 into one of the milestones, chosen at random; a milestone of 500.00 holds 71:
 
-    .venv/bin/python -m bench.bench_disbursements [--requests 2000] [--clients 32]
+    .venv/bin/python -m bench.bench_disbursements [--requests 2000] [--clients 32] [--awards 10]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from random import Random
 
 import httpx
 
-from tests.support.servers import PostgresServer, free_port
+from bench.driver import LoadRun, Operation, drive
+from bench.serve import DEMO_PASSWORD, grants, login, serve_grants, service_env
+from tests.support.servers import PostgresServer
 from tests.support.uploads import pdf_bytes
 
-PASSWORD = "demo-password-2026"
-
-
-def _login(api: httpx.Client, email: str) -> dict[str, str]:
-    token = api.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
-    token.raise_for_status()
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+PAYMENT_CENTS = 700
 
 
 def _setup(api: httpx.Client, awards: int, milestone_amount: int) -> list[tuple[str, str]]:
     """Awards with two approved milestones each; returns (award_id, milestone_id) pairs."""
-    officer = _login(api, "officer@example.org")
+    officer = login(api, "officer@example.org")
     now = datetime.now(UTC)
     call = api.post(
         "/api/v1/calls",
@@ -71,12 +65,12 @@ def _setup(api: httpx.Client, awards: int, milestone_amount: int) -> list[tuple[
             "/api/v1/auth/register",
             json={
                 "email": email,
-                "password": PASSWORD,
+                "password": DEMO_PASSWORD,
                 "full_name": f"NGO {n}",
                 "organization": {"name": f"ONG {n}", "kind": "ngo", "country": "PE"},
             },
         ).raise_for_status()
-        ngo = _login(api, email)
+        ngo = login(api, email)
         amount = f"{2 * milestone_amount}.00"
         application = api.post(
             f"/api/v1/calls/{call['id']}/applications",
@@ -139,6 +133,105 @@ def _setup(api: httpx.Client, awards: int, milestone_amount: int) -> list[tuple[
     return targets
 
 
+@dataclass(frozen=True)
+class DisbursementResult:
+    requests: int
+    clients: int
+    workers: int
+    awards: int
+    load: LoadRun
+    accepted: int
+    refused: int
+    expected_accepted: int
+    reconciliation_ok: bool
+    milestones_over_amount: int
+
+    def lines(self) -> list[str]:
+        overall = self.load.overall
+        outcomes: dict[int, int] = {}
+        for statuses in self.load.statuses.values():
+            for status, n in statuses.items():
+                outcomes[status] = outcomes.get(status, 0) + n
+        return [
+            f"{self.requests} disbursement requests, {self.clients} client threads, "
+            f"{self.workers} workers, {self.awards} awards (2 milestones each), PostgreSQL",
+            f"throughput {overall.throughput:.0f} req/s over {self.load.wall_seconds:.1f} s; "
+            f"latency p50 {overall.p50_ms:.0f} ms, p95 {overall.p95_ms:.0f} ms, "
+            f"p99 {overall.p99_ms:.0f} ms",
+            f"outcomes {dict(sorted(outcomes.items()))}; expected 201s: {self.expected_accepted}",
+            f"reconciliation ok: {self.reconciliation_ok}; milestones over their amount: "
+            f"{self.milestones_over_amount}",
+        ]
+
+
+def _payment(finance: dict[str, str], award_id: str, milestone_id: str) -> Operation:
+    def pay(client: httpx.Client, rng: Random) -> httpx.Response:
+        return client.post(
+            f"/api/v1/awards/{award_id}/disbursements",
+            headers={**finance, "Idempotency-Key": uuid.uuid4().hex},
+            json={
+                "milestone_id": milestone_id,
+                "amount": f"{PAYMENT_CENTS // 100}.{PAYMENT_CENTS % 100:02d}",
+                "value_date": datetime.now(UTC).date().isoformat(),
+                "reference": f"TX-{rng.randrange(10**9)}",
+            },
+        )
+
+    # 409: the milestone is full; any other status is an error.
+    return Operation("finance", f"pay {milestone_id}", 1, pay, frozenset({201, 409}))
+
+
+def run(
+    *, requests: int = 2000, clients: int = 32, workers: int = 4, awards: int = 10
+) -> DisbursementResult:
+    milestone_amount = 500  # each request pays 7.00: 71 fit in a milestone, the rest is refused
+    with tempfile.TemporaryDirectory() as tmp_name, PostgresServer(Path(tmp_name) / "pg") as pg:
+        pg.create_database("load")
+        env = service_env(
+            DATABASE_URL=pg.url("load"),
+            STORAGE_URL=f"file://{Path(tmp_name) / 'docs'}",
+            DB_POOL_SIZE="10",
+        )
+        grants("migrate", env=env)
+        grants("demo", env=env)
+        with serve_grants(env, workers) as served:
+            with httpx.Client(base_url=served.base_url, timeout=60) as api:
+                targets = _setup(api, awards, milestone_amount)
+                finance = login(api, "finance@example.org")
+            load = drive(
+                served.base_url,
+                [_payment(finance, award_id, milestone_id) for award_id, milestone_id in targets],
+                clients=clients,
+                requests=requests,
+            )
+            with httpx.Client(base_url=served.base_url, timeout=60) as api:
+                officer = login(api, "officer@example.org")
+                listed = api.get("/api/v1/awards", headers=officer, params={"limit": 200}).json()
+                call_id = listed["items"][0]["call_id"]
+                reconciliation = api.get(
+                    f"/api/v1/calls/{call_id}/reconciliation", headers=officer
+                ).json()
+    per_milestone = milestone_amount * 100 // PAYMENT_CENTS
+    sent = [sum(statuses.values()) for statuses in load.statuses.values()]
+    return DisbursementResult(
+        requests=requests,
+        clients=clients,
+        workers=workers,
+        awards=awards,
+        load=load,
+        accepted=sum(s.get(201, 0) for s in load.statuses.values()),
+        refused=sum(s.get(409, 0) for s in load.statuses.values()),
+        expected_accepted=sum(min(n, per_milestone) for n in sent),
+        reconciliation_ok=bool(reconciliation["ok"]),
+        milestones_over_amount=sum(
+            1
+            for award in listed["items"]
+            for m in award["milestones"]
+            if Decimal(m["disbursed"]) > Decimal(m["amount"])
+        ),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
@@ -146,105 +239,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--awards", type=int, default=10)
     args = parser.parse_args()
-    milestone_amount = 500  # each request pays 7.00: 71 fit in a milestone, the rest is refused
-
-    with tempfile.TemporaryDirectory() as tmp_name, PostgresServer(Path(tmp_name) / "pg") as pg:
-        tmp = Path(tmp_name)
-        pg.create_database("load")
-        env = {
-            **os.environ,
-            "GRANTS_ENV": "development",
-            "DATABASE_URL": pg.url("load"),
-            "STORAGE_URL": f"file://{tmp / 'docs'}",
-            "PASSWORD_HASH_MEMORY_KIB": "8",
-            "PASSWORD_HASH_TIME_COST": "1",
-            "LOG_LEVEL": "WARNING",
-            "DB_POOL_SIZE": "10",
-        }
-        grants = str(Path(sys.executable).parent / "grants")
-        subprocess.run([grants, "migrate"], env=env, check=True, capture_output=True)
-        subprocess.run([grants, "demo"], env=env, check=True, capture_output=True)
-        port = free_port()
-        server = subprocess.Popen(
-            [grants, "serve", "--port", str(port), "--workers", str(args.workers)], env=env
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=60) as api:
-                targets = _setup(api, args.awards, milestone_amount)
-                finance = _login(api, "finance@example.org")
-            local = threading.local()
-            latencies: list[float] = []
-            outcomes: dict[int, int] = {}
-            lock = threading.Lock()
-
-            def pay(i: int) -> None:
-                if not hasattr(local, "client"):
-                    local.client = httpx.Client(base_url=base, timeout=60)
-                award_id, milestone_id = targets[i % len(targets)]
-                started = time.perf_counter()
-                response = local.client.post(
-                    f"/api/v1/awards/{award_id}/disbursements",
-                    headers={**finance, "Idempotency-Key": f"load-{i}"},
-                    json={
-                        "milestone_id": milestone_id,
-                        "amount": "7.00",
-                        "value_date": datetime.now(UTC).date().isoformat(),
-                        "reference": f"TX-{i}",
-                    },
-                )
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                list(pool.map(pay, range(args.requests)))
-            wall = time.perf_counter() - started
-
-            with httpx.Client(base_url=base, timeout=60) as api:
-                officer = _login(api, "officer@example.org")
-                awards = api.get("/api/v1/awards", headers=officer, params={"limit": 200}).json()
-                call_id = awards["items"][0]["call_id"]
-                reconciliation = api.get(
-                    f"/api/v1/calls/{call_id}/reconciliation", headers=officer
-                ).json()
-            violations = sum(
-                1
-                for award in awards["items"]
-                for m in award["milestones"]
-                if float(m["disbursed"]) > float(m["amount"])
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
-    per_milestone = milestone_amount * 100 // 700
-    sent_to = [len(range(t, args.requests, len(targets))) for t in range(len(targets))]
-    expected = sum(min(n, per_milestone) for n in sent_to)
-    print(
-        f"{args.requests} disbursement requests, {args.clients} client threads, "
-        f"{args.workers} workers, PostgreSQL"
+    result = run(
+        requests=args.requests, clients=args.clients, workers=args.workers, awards=args.awards
     )
-    print(
-        f"throughput {args.requests / wall:.0f} req/s over {wall:.1f} s; latency p50 "
-        f"{pct(0.50):.0f} ms, p95 {pct(0.95):.0f} ms, p99 {pct(0.99):.0f} ms"
-    )
-    print(f"outcomes {dict(sorted(outcomes.items()))}; expected 201s: {expected}")
-    print(f"reconciliation ok: {reconciliation['ok']}; milestones over their amount: {violations}")
+    print("\n".join(result.lines()))
 
 
 if __name__ == "__main__":

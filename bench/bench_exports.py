@@ -10,12 +10,10 @@ the physical floor. Reports times, ratios and the server's peak memory growth:
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -42,17 +40,11 @@ from app.models import (
     User,
 )
 from app.reports.queries import DisbursementFilter, disbursement_statement
+from bench.serve import login, peak_rss_mib, serve_grants, service_env
 from tests.support.migrations import migrate
-from tests.support.servers import PostgresServer, free_port
+from tests.support.servers import PostgresServer
 
 PASSWORD = "bench-password-123"
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 def load(db: Database, rows: int, awards: int = 200) -> uuid.UUID:
@@ -201,16 +193,44 @@ def load(db: Database, rows: int, awards: int = 200) -> uuid.UUID:
     return call_id
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class ExportTiming:
+    format: str
+    seconds: float
+    bytes: int
+    rss_peak_mib: float
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    rows: int
+    copy_seconds: float
+    copy_bytes: int
+    rss_before_mib: float
+    exports: list[ExportTiming]
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"{self.rows} disbursements, PostgreSQL, one worker",
+            f"COPY (SELECT …) TO STDOUT: {self.copy_seconds:.2f} s, {self.copy_bytes / 1e6:.1f} MB",
+        ]
+        for export in self.exports:
+            lines.append(
+                f"{export.format.upper():<4} export: {export.seconds:.2f} s, "
+                f"{export.bytes / 1e6:.1f} MB, {export.seconds / self.copy_seconds:.1f}x COPY, "
+                f"server peak RSS {self.rss_before_mib:.0f} → {export.rss_peak_mib:.0f} MiB "
+                f"(+{export.rss_peak_mib - self.rss_before_mib:.0f})"
+            )
+        return lines
+
+
+def run(*, rows: int = 100_000) -> ExportResult:
     with tempfile.TemporaryDirectory() as tmp, PostgresServer(Path(tmp) / "pg") as pg:
         pg.create_database("exports")
         url = pg.url("exports")
         migrate(url)
         db = Database(build_engine(url))
-        call_id = load(db, args.rows)
+        call_id = load(db, rows)
 
         statement = disbursement_statement(DisbursementFilter(call_id))
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
@@ -226,60 +246,37 @@ def main() -> None:
                 copied += len(block)
         copy_time = time.perf_counter() - started
 
-        env = {
-            **os.environ,
-            "GRANTS_ENV": "development",
-            "DATABASE_URL": url,
-            "STORAGE_URL": f"file://{Path(tmp) / 'docs'}",
-            "LOG_LEVEL": "WARNING",
-            "PASSWORD_HASH_MEMORY_KIB": "8",
-            "PASSWORD_HASH_TIME_COST": "1",
-        }
-        port = free_port()
-        grants = str(Path(sys.executable).parent / "grants")
-        server = subprocess.Popen([grants, "serve", "--port", str(port), "--workers", "1"], env=env)
-        base = f"http://127.0.0.1:{port}"
-        results = {}
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=600) as api:
-                token = api.post(
-                    "/api/v1/auth/token",
-                    data={"username": "finance@example.org", "password": PASSWORD},
+        env = service_env(DATABASE_URL=url, STORAGE_URL=f"file://{Path(tmp) / 'docs'}")
+        exports = []
+        with (
+            serve_grants(env, workers=1) as served,
+            httpx.Client(base_url=served.base_url, timeout=600) as api,
+        ):
+            headers = login(api, "finance@example.org", PASSWORD)
+            baseline = peak_rss_mib(served.pid)
+            for fmt in ("csv", "xlsx"):
+                started = time.perf_counter()
+                size = 0
+                with api.stream(
+                    "GET",
+                    "/api/v1/reports/disbursements",
+                    headers=headers,
+                    params={"call_id": str(call_id), "format": fmt},
+                ) as response:
+                    assert response.status_code == 200, response.read()
+                    for block in response.iter_bytes():
+                        size += len(block)
+                exports.append(
+                    ExportTiming(fmt, time.perf_counter() - started, size, peak_rss_mib(served.pid))
                 )
-                headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-                baseline = _peak_rss_mib(server.pid)
-                for fmt in ("csv", "xlsx"):
-                    started = time.perf_counter()
-                    size = 0
-                    with api.stream(
-                        "GET",
-                        "/api/v1/reports/disbursements",
-                        headers=headers,
-                        params={"call_id": str(call_id), "format": fmt},
-                    ) as response:
-                        assert response.status_code == 200, response.read()
-                        for block in response.iter_bytes():
-                            size += len(block)
-                    results[fmt] = (time.perf_counter() - started, size, _peak_rss_mib(server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    return ExportResult(rows, copy_time, copied, baseline, exports)
 
-    print(f"{args.rows} disbursements, PostgreSQL, one worker")
-    print(f"COPY (SELECT …) TO STDOUT: {copy_time:.2f} s, {copied / 1e6:.1f} MB")
-    for fmt, (elapsed, size, peak) in results.items():
-        print(
-            f"{fmt.upper():<4} export: {elapsed:.2f} s, {size / 1e6:.1f} MB, "
-            f"{elapsed / copy_time:.1f}x COPY, server peak RSS {baseline:.0f} → {peak:.0f} MiB "
-            f"(+{peak - baseline:.0f})"
-        )
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    print("\n".join(run(rows=args.rows).lines()))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -155,10 +156,35 @@ def load(db: Database, applications: int, reviews_each: int, reviewers: int) -> 
     return call_id
 
 
-def measure(label: str, url: str, args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class RankingTiming:
+    backend: str
+    median_ms: float
+    min_ms: float
+    statements: int
+
+
+@dataclass(frozen=True)
+class RankingResult:
+    applications: int
+    reviews_each: int
+    runs: int
+    timings: list[RankingTiming]
+
+    def lines(self) -> list[str]:
+        return [
+            f"{t.backend:<10} {self.applications} applications × {self.reviews_each} reviews: "
+            f"median {t.median_ms:.0f} ms, min {t.min_ms:.0f} ms, {t.statements} SQL statements"
+            for t in self.timings
+        ]
+
+
+def measure(
+    backend: str, url: str, applications: int, reviews_each: int, reviewers: int, runs: int
+) -> RankingTiming:
     migrate(url)
     db = Database(build_engine(url))
-    call_id = load(db, args.applications, args.reviews_each, args.reviewers)
+    call_id = load(db, applications, reviews_each, reviewers)
     statements = 0
 
     def count(*_: object) -> None:
@@ -167,21 +193,36 @@ def measure(label: str, url: str, args: argparse.Namespace) -> None:
 
     event.listen(db.engine, "before_cursor_execute", count)
     timings = []
-    for _ in range(args.runs):
+    for _ in range(runs):
         statements = 0
         with db.transaction(read_only=True) as session:
             call = session.get(Call, call_id)
+            assert call is not None
             started = time.perf_counter()
             rows = ranking(session, call)
             timings.append(time.perf_counter() - started)
-        assert len(rows) == args.applications
+        assert len(rows) == applications
     per_run = statements
     db.engine.dispose()
-    print(
-        f"{label:<10} {args.applications} applications × {args.reviews_each} reviews: "
-        f"median {statistics.median(timings) * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms, "
-        f"{per_run} SQL statements"
+    return RankingTiming(
+        backend=backend,
+        median_ms=statistics.median(timings) * 1000,
+        min_ms=min(timings) * 1000,
+        statements=per_run,
     )
+
+
+def run(
+    *, applications: int = 10_000, reviews_each: int = 3, reviewers: int = 60, runs: int = 5
+) -> RankingResult:
+    shape = (applications, reviews_each, reviewers, runs)
+    with tempfile.TemporaryDirectory() as tmp, PostgresServer(Path(tmp) / "pg") as pg:
+        pg.create_database("bench")
+        timings = [
+            measure("postgresql", pg.url("bench"), *shape),
+            measure("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", *shape),
+        ]
+    return RankingResult(applications, reviews_each, runs, timings)
 
 
 def main() -> None:
@@ -191,10 +232,13 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=60)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, PostgresServer(Path(tmp) / "pg") as pg:
-        pg.create_database("bench")
-        measure("postgresql", pg.url("bench"), args)
-        measure("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args)
+    result = run(
+        applications=args.applications,
+        reviews_each=args.reviews_each,
+        reviewers=args.reviewers,
+        runs=args.runs,
+    )
+    print("\n".join(result.lines()))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Upload benchmark: a 200 MB document through the API into S3, next to boto3 direct.
 
 Starts a real `rclone serve s3` and the service (`grants serve`, one worker, SQLite) as
-separate processes, then uploads the same file three ways and reports throughput and the
-server's peak memory growth (VmHWM from /proc, measured before and after the uploads):
+separate processes, then uploads the same file `--runs` times through the API and with boto3
+directly, and reports throughput and the server's peak memory growth (VmHWM from /proc,
+measured before and after the uploads):
 
     .venv/bin/python -m bench.bench_upload [--size-mb 200] [--runs 3]
 """
@@ -13,11 +14,10 @@ import argparse
 import hashlib
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,17 +25,11 @@ import boto3
 import httpx
 from boto3.s3.transfer import TransferConfig
 
-from tests.support.servers import S3Server, free_port
+from bench.serve import grants, login, peak_rss_mib, serve_grants, service_env
+from tests.support.servers import S3Server
 
 MIB = 1024 * 1024
 CHUNK = MIB
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 def _make_file(path: Path, size: int) -> None:
@@ -61,55 +55,57 @@ def _multipart(path: Path, boundary: str) -> Iterator[bytes]:
     yield f"\r\n--{boundary}--\r\n".encode()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mb", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    size = args.size_mb * MIB
+@dataclass(frozen=True)
+class UploadResult:
+    size_mb: int
+    runs: int
+    api_seconds: list[float]
+    boto3_seconds: list[float]
+    rss_before_mib: float
+    rss_peak_mib: float
 
+    @property
+    def api_mb_s(self) -> float:
+        return self.size_mb / statistics.median(self.api_seconds)
+
+    @property
+    def boto3_mb_s(self) -> float:
+        return self.size_mb / statistics.median(self.boto3_seconds)
+
+    def lines(self) -> list[str]:
+        return [
+            f"file: {self.size_mb} MB, runs: {self.runs}",
+            f"API upload (stream → sniff → sha256 → S3 multipart): median "
+            f"{statistics.median(self.api_seconds):.2f} s, {self.api_mb_s:.0f} MB/s",
+            f"boto3 upload_file direct (8 MiB parts, 1 thread):    median "
+            f"{statistics.median(self.boto3_seconds):.2f} s, {self.boto3_mb_s:.0f} MB/s",
+            f"API throughput / direct: {self.api_mb_s / self.boto3_mb_s:.0%}",
+            f"server peak RSS: {self.rss_before_mib:.0f} MiB before, {self.rss_peak_mib:.0f} MiB "
+            f"after, growth {self.rss_peak_mib - self.rss_before_mib:.0f} MiB",
+        ]
+
+
+def run(*, size_mb: int = 200, runs: int = 3) -> UploadResult:
+    size = size_mb * MIB
     with tempfile.TemporaryDirectory() as tmp_name, S3Server(Path(tmp_name) / "s3") as s3:
         tmp = Path(tmp_name)
         s3.create_bucket("bench")
         data = tmp / "annex.pdf"
         _make_file(data, size)
         digest = hashlib.sha256(data.read_bytes()).hexdigest()
-        env = {
-            **os.environ,
+        env = service_env(
             **s3.env(),
-            "GRANTS_ENV": "development",
-            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
-            "STORAGE_URL": "s3://bench/docs",
-            "MAX_UPLOAD_MB": str(args.size_mb * 2),
-            "PASSWORD_HASH_MEMORY_KIB": "8",
-            "PASSWORD_HASH_TIME_COST": "1",
-        }
-        grants = str(Path(sys.executable).parent / "grants")
-        subprocess.run([grants, "migrate"], env=env, check=True, capture_output=True)
-        subprocess.run([grants, "demo"], env=env, check=True, capture_output=True)
-        port = free_port()
-        server = subprocess.Popen(
-            [grants, "serve", "--port", str(port), "--workers", "1"],
-            env={**env, "LOG_LEVEL": "WARNING"},
+            DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
+            STORAGE_URL="s3://bench/docs",
+            MAX_UPLOAD_MB=str(size_mb * 2),
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            api = httpx.Client(base_url=base, timeout=600)
-
-            def login(email: str) -> dict[str, str]:
-                token = api.post(
-                    "/api/v1/auth/token",
-                    data={"username": email, "password": "demo-password-2026"},
-                ).json()["access_token"]
-                return {"Authorization": f"Bearer {token}"}
-
-            officer, ngo = login("officer@example.org"), login("ngo@example.org")
+        grants("migrate", env=env)
+        grants("demo", env=env)
+        with (
+            serve_grants(env, workers=1) as served,
+            httpx.Client(base_url=served.base_url, timeout=600) as api,
+        ):
+            officer, ngo = login(api, "officer@example.org"), login(api, "ngo@example.org")
             now = datetime.now(UTC)
             call = api.post(
                 "/api/v1/calls",
@@ -127,7 +123,7 @@ def main() -> None:
                         {
                             "type": "annex",
                             "label": "Annex",
-                            "max_size_mb": args.size_mb * 2,
+                            "max_size_mb": size_mb * 2,
                             "allowed_types": ["application/pdf"],
                         }
                     ],
@@ -138,12 +134,12 @@ def main() -> None:
                     },
                 },
             ).json()
-            api.post(f"/api/v1/calls/{call['id']}/publish", headers=officer)
+            api.post(f"/api/v1/calls/{call['id']}/publish", headers=officer).raise_for_status()
             application = api.post(
                 f"/api/v1/calls/{call['id']}/applications", headers=ngo, json={"title": "Bench"}
             ).json()
             url = f"/api/v1/applications/{application['id']}/documents"
-            baseline = _peak_rss_mib(server.pid)
+            baseline = peak_rss_mib(served.pid)
 
             api_times, boto_times = [], []
             client = boto3.client(
@@ -154,8 +150,8 @@ def main() -> None:
                 region_name="us-east-1",
             )
             transfer = TransferConfig(multipart_chunksize=8 * MIB, max_concurrency=1)
-            for run in range(args.runs):
-                boundary = f"bench{run}"
+            for attempt in range(runs):
+                boundary = f"bench{attempt}"
                 started = time.perf_counter()
                 response = api.post(
                     url,
@@ -166,26 +162,18 @@ def main() -> None:
                 assert response.status_code == 201, response.text
                 assert response.json()["sha256"] == digest
                 started = time.perf_counter()
-                client.upload_file(str(data), "bench", f"direct/{run}", Config=transfer)
+                client.upload_file(str(data), "bench", f"direct/{attempt}", Config=transfer)
                 boto_times.append(time.perf_counter() - started)
-            peak = _peak_rss_mib(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            peak = peak_rss_mib(served.pid)
+    return UploadResult(size_mb, runs, api_times, boto_times, baseline, peak)
 
-    api_rate = args.size_mb / statistics.median(api_times)
-    boto_rate = args.size_mb / statistics.median(boto_times)
-    print(f"file: {args.size_mb} MB, runs: {args.runs}")
-    print(
-        f"API upload (stream → sniff → sha256 → S3 multipart): median {statistics.median(api_times):.2f} s, {api_rate:.0f} MB/s"
-    )
-    print(
-        f"boto3 upload_file direct (8 MiB parts, 1 thread):    median {statistics.median(boto_times):.2f} s, {boto_rate:.0f} MB/s"
-    )
-    print(f"API throughput / direct: {api_rate / boto_rate:.0%}")
-    print(
-        f"server peak RSS: {baseline:.0f} MiB before, {peak:.0f} MiB after, growth {peak - baseline:.0f} MiB"
-    )
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print("\n".join(run(size_mb=args.size_mb, runs=args.runs).lines()))
 
 
 if __name__ == "__main__":
