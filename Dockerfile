@@ -49,6 +49,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     GRANTS_ENV=production \
     WEB_CONCURRENCY=4 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/grants-metrics \
     FORWARDED_ALLOW_IPS=*
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,18 +40,44 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    get_settings()  # refuse to start on a bad configuration before forking workers
+    from app.observability.logs import logging_config
+
+    if args.forwarded_allow_ips is not None:
+        # The option sets TRUSTED_PROXIES for this server and its workers (they read the
+        # environment), so it is validated like the setting.
+        os.environ["TRUSTED_PROXIES"] = args.forwarded_allow_ips
+        get_settings.cache_clear()
+    settings = get_settings()  # refuse to start on a bad configuration before forking workers
+    _prepare_metrics_directory()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        log_level=get_settings().log_level.lower(),
+        # The application reads X-Forwarded-* itself, from TRUSTED_PROXIES only
+        # (app/client_address.py), so it must see the real socket peer.
+        proxy_headers=False,
+        log_config=logging_config(settings.log_level, settings.effective_log_format),
+        log_level=settings.log_level.lower(),
+        access_log=False,  # the application writes one JSON line per request instead
+        # uvicorn restarts a worker that does not answer its supervisor within this many
+        # seconds, start-up included; 5 s (its default) is too short on a busy host.
+        timeout_worker_healthcheck=args.worker_healthcheck_timeout,
     )
     return 0
+
+
+def _prepare_metrics_directory() -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, start from an empty directory (prometheus-client's rule:
+    files left by an earlier run would be added to this run's counters)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 def _database():
@@ -146,9 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument(
+        "--worker-healthcheck-timeout",
+        type=int,
+        default=30,
+        help="seconds a worker may take to answer the supervisor before it is restarted",
+    )
+    serve.add_argument(
         "--forwarded-allow-ips",
-        default="127.0.0.1",
-        help="proxies trusted for X-Forwarded-* headers (comma-separated, or *)",
+        default=None,
+        help="proxies trusted for X-Forwarded-* headers (comma-separated IPs or networks, "
+        "or *); overrides TRUSTED_PROXIES, which is empty by default",
     )
     serve.set_defaults(func=cmd_serve)
 

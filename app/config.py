@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from enum import StrEnum
 from functools import lru_cache
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 MIN_PRODUCTION_KEY_LENGTH = 32
+# A browser origin for CORS_ORIGINS: scheme, host (name, IPv4 or bracketed IPv6), optional port.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?/?")
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 class Environment(StrEnum):
@@ -40,6 +48,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, alias="DB_POOL_SIZE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", alias="LOG_LEVEL"
+    )
+    # The web interface's signed session cookie lives this long (docs/web.md).
+    web_session_minutes: int = Field(
+        default=8 * 60, ge=5, le=7 * 24 * 60, alias="WEB_SESSION_MINUTES"
     )
     # 360Giving export (docs/360giving.md). Grant identifiers are `<prefix>-<award reference>`;
     # a real publisher registers its own `360G-…` prefix with 360Giving.
@@ -74,6 +86,56 @@ class Settings(BaseSettings):
     iati_recipient_country: str = Field(
         default="PE", pattern=r"^[A-Z]{2}$", alias="IATI_RECIPIENT_COUNTRY"
     )
+
+    # Abuse limits, HTTP hardening and observability (docs/configuration.md).
+    registration_max_per_hour: int = Field(default=10, ge=1, alias="REGISTRATION_MAX_PER_HOUR")
+    # Comma-separated IP addresses or networks whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed, or "*"; empty: the socket peer is the client.
+    trusted_proxies: str = Field(default="", alias="TRUSTED_PROXIES")
+    # Comma-separated origins (scheme://host[:port]) allowed to call the API from a browser.
+    cors_origins: str = Field(default="", alias="CORS_ORIGINS")
+    log_format: Literal["json", "text"] | None = Field(default=None, alias="LOG_FORMAT")
+    metrics_token: str | None = Field(default=None, min_length=16, alias="METRICS_TOKEN")
+
+    @field_validator("metrics_token", "log_format", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        for item in _split_list(value):
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _valid_origins(cls, value: str) -> str:
+        for item in _split_list(value):
+            if not _ORIGIN.fullmatch(item):
+                raise ValueError(
+                    f"{item!r} is not an origin: give scheme://host[:port], no path, no '*'"
+                )
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return _split_list(self.trusted_proxies)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(item.rstrip("/") for item in _split_list(self.cors_origins))
+
+    @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "text"
 
     @property
     def is_production(self) -> bool:

@@ -3,12 +3,18 @@
 A declared `Content-Length` over the cap is refused before anything is read; a chunked body is
 counted as it arrives and refused once it passes the cap, so a JSON endpoint never buffers more
 than `MAX_JSON_BODY_KB`.
+
+Only the streamed upload routes are exempt: those that declare their own multipart request body
+in `openapi_extra` (they read `request.stream()` and cap each file themselves). A multipart body
+sent to any other route is capped like the rest, since FastAPI would read it whole.
 """
 
 from __future__ import annotations
 
 import json
 
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, error_body
@@ -26,7 +32,8 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if headers.get(b"content-type", b"").lower().startswith(_STREAMED_TYPES):
+        content_type = headers.get(b"content-type", b"").lower()
+        if content_type.startswith(_STREAMED_TYPES) and _streams_its_body(scope):
             await self.app(scope, receive, send)
             return
         declared = headers.get(b"content-length", b"")
@@ -54,6 +61,21 @@ class BodyLimitMiddleware:
                 await _refuse(send, self.max_bytes)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+def _streams_its_body(scope: Scope) -> bool:
+    """Whether the route this request goes to parses its multipart body as a stream."""
+    for route in iter_route_contexts(getattr(scope.get("app"), "routes", [])):
+        if isinstance(route.original_route, APIRoute) and _declares_multipart(route.original_route):
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return True
+    return False
+
+
+def _declares_multipart(route: APIRoute) -> bool:
+    body = (route.openapi_extra or {}).get("requestBody", {})
+    return "multipart/form-data" in body.get("content", {})
 
 
 def _detail(limit: int) -> str:

@@ -18,9 +18,11 @@ from app.documents.router import router as documents_router
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.limits import BodyLimitMiddleware
+from app.observability.setup import install_observability
 from app.organizations.router import router as organizations_router
 from app.reports.router import router as reports_router
 from app.reviews.router import router as reviews_router
+from app.security_headers import install_cors, install_http_security
 from app.storage import Storage, storage_from_url
 from app.users.router import router as users_router
 
@@ -72,6 +74,11 @@ def create_app(
     app.state.storage = store
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_json_body_kb * 1024)
+    # Added inside out: CORS, then request ids / access log / metrics, then security headers
+    # and, outermost, the client address from trusted proxies (docs/configuration.md).
+    install_cors(app, settings)
+    install_observability(app)
+    install_http_security(app, settings)
     app.include_router(health_router)
     app.include_router(api_router())
     return app

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.models import Role, User
+from app.observability.context import bind_user
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -43,6 +44,7 @@ def get_current_user(
         user = session.get(User, claims.user_id, options=[joinedload(User.organization)])
     if user is None or not user.is_active or user.token_generation != claims.generation:
         raise Unauthorized("The access token is no longer valid.", "invalid_token")
+    bind_user(user.id)
     return user
 
 

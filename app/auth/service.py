@@ -32,7 +32,10 @@ def email_taken(session: Session, email: str) -> bool:
 def register_applicant(session: Session, payload: RegistrationIn) -> User:
     email = normalise_email(payload.email)
     if email_taken(session, email):
-        raise Conflict("An account with this email already exists.", "email_taken")
+        # Kept: the caller's registration attempt counts against the address's limit.
+        raise Conflict(
+            "An account with this email already exists.", "email_taken", keep_changes=True
+        )
     org_in = payload.organization
     organization = Organization(
         name=org_in.name,

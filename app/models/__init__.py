@@ -5,6 +5,7 @@ from app.models.accounts import (
     LoginFailure,
     Organization,
     OrganizationKind,
+    RegistrationAttempt,
     Role,
     User,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "OrganizationKind",
     "Recommendation",
     "ReferenceCounter",
+    "RegistrationAttempt",
     "Review",
     "ReviewStatus",
     "Role",

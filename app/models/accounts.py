@@ -73,3 +73,19 @@ class LoginFailure(UUIDPrimaryKey, Base):
 
     email: Mapped[str] = mapped_column(String(320))
     failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegistrationAttempt(UUIDPrimaryKey, Base):
+    """One self-registration attempt from a client address, for the per-address hourly limit.
+
+    In the database like the sign-in failures, so the limit holds across worker processes.
+    """
+
+    __tablename__ = "registration_attempts"
+    __table_args__ = (
+        Index("ix_registration_attempts_client_ip_attempted_at", "client_ip", "attempted_at"),
+    )
+
+    # An IPv6 address in text takes at most 45 characters.
+    client_ip: Mapped[str] = mapped_column(String(45))
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
