@@ -15,7 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -260,6 +260,15 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.info("integrity conflict: %s", exc.orig)
         return _json(
             409, error_body("The request conflicts with a concurrent change; retry.", "conflict")
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (PostgreSQL's "data exception" class, e.g. a NUL in a
+        # form field): the request's fault, not an outage, so not a 503 with Retry-After.
+        logger.warning("database refused a value: %s", exc.orig)
+        return _json(
+            422, error_body("The request contains a value that cannot be stored.", "invalid_value")
         )
 
     @app.exception_handler(DBAPIError)

@@ -16,13 +16,13 @@ from app.applications.schemas import (
 from app.auth.deps import ApplicantUser, CurrentUser
 from app.calls.service import get_call_for
 from app.db import DbSession
-from app.errors import Forbidden
+from app.errors import Forbidden, error_responses
 from app.ids import ParsedId
 from app.models import STAFF_ROLES, Application, ApplicationStatus, Role, User
 from app.pagination import Page, Pagination, fetch_page
 from app.reviews.schemas import ReviewerApplicationOut
 
-router = APIRouter(tags=["applications"])
+router = APIRouter(tags=["applications"], responses=error_responses(401, 503))
 
 
 def application_out(application: Application, viewer: User | None = None) -> ApplicationOut:
@@ -36,7 +36,14 @@ def application_out(application: Application, viewer: User | None = None) -> App
     "/calls/{id}/applications",
     status_code=201,
     response_model=ApplicationOut,
-    responses={409: {"description": "The call is closed, or the organisation already applied"}},
+    responses=error_responses(
+        400,
+        403,
+        404,
+        413,
+        422,
+        described={409: "The call is closed, or the organisation already applied"},
+    ),
 )
 def create_application(
     user: ApplicantUser, call_id: ParsedId, payload: ApplicationIn, session: DbSession
@@ -48,7 +55,12 @@ def create_application(
 
 
 # Unset fields are left out, so an applicant's view carries no staff-only `screening` key.
-@router.get("/applications", response_model=Page[ApplicationOut], response_model_exclude_unset=True)
+@router.get(
+    "/applications",
+    response_model=Page[ApplicationOut],
+    response_model_exclude_unset=True,
+    responses=error_responses(described={403: "Reviewers use their queue"}),
+)
 def list_applications(
     user: CurrentUser,
     session: DbSession,
@@ -72,6 +84,7 @@ def list_applications(
     "/applications/{id}",
     response_model=ApplicationOut | ReviewerApplicationOut,
     response_model_exclude_unset=True,
+    responses=error_responses(404),
 )
 def get_application(
     user: CurrentUser, app_id: ParsedId, session: DbSession
@@ -83,7 +96,11 @@ def get_application(
     return application_out(application, user)
 
 
-@router.patch("/applications/{id}", response_model=ApplicationOut)
+@router.patch(
+    "/applications/{id}",
+    response_model=ApplicationOut,
+    responses=error_responses(400, 403, 404, 413, 422, described={409: "Not a draft"}),
+)
 def update_application(
     user: ApplicantUser, app_id: ParsedId, payload: ApplicationUpdate, session: DbSession
 ) -> ApplicationOut:
@@ -97,8 +114,8 @@ def update_application(
     "/applications/{id}/submit",
     response_model=ApplicationOut,
     responses={
+        **error_responses(403, 404, described={409: "Not a draft, or the call is not open"}),
         422: {"model": IncompleteOut, "description": "Everything still missing, at once"},
-        409: {"description": "Not a draft, or the call is not open"},
     },
 )
 def submit_application(user: ApplicantUser, app_id: ParsedId, session: DbSession) -> ApplicationOut:
@@ -106,7 +123,11 @@ def submit_application(user: ApplicantUser, app_id: ParsedId, session: DbSession
     return application_out(service.submit_application(session, actor=user, application=application))
 
 
-@router.post("/applications/{id}/withdraw", response_model=ApplicationOut)
+@router.post(
+    "/applications/{id}/withdraw",
+    response_model=ApplicationOut,
+    responses=error_responses(403, 404, described={409: "Already decided or withdrawn"}),
+)
 def withdraw_application(
     user: ApplicantUser, app_id: ParsedId, session: DbSession
 ) -> ApplicationOut:

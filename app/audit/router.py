@@ -7,17 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from app.audit.schemas import AuditEventOut, VerificationOut
 from app.audit.service import verify
 from app.auth.deps import AdminUser
 from app.db import DbSession
+from app.errors import error_responses
 from app.models import AuditEvent
 from app.pagination import Page, Pagination, fetch_page
+from app.schemas import NO_NUL_PATTERN, Instant
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(401, 403, 503))
 
 
 def _out(event: AuditEvent) -> AuditEventOut:
@@ -41,12 +42,12 @@ def list_events(
     _: AdminUser,
     session: DbSession,
     page: Pagination,
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    entity_type: Annotated[str | None, Query(max_length=50)] = None,
-    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_PATTERN)] = None,
+    entity_type: Annotated[str | None, Query(max_length=50, pattern=NO_NUL_PATTERN)] = None,
+    entity_id: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_PATTERN)] = None,
     actor_id: uuid.UUID | None = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> Page[AuditEventOut]:
     """Newest first. `action` matches exactly, or by prefix when it ends with `.` (`user.`)."""
     stmt = select(AuditEvent).order_by(AuditEvent.seq.desc())

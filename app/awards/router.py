@@ -48,7 +48,7 @@ from app.calls.service import get_call_for
 from app.db import Database, DbSession
 from app.documents import evidence
 from app.documents.schemas import DocumentOut
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest, NotFound, error_responses
 from app.ids import ParsedId
 from app.models import (
     Application,
@@ -64,7 +64,7 @@ from app.models import (
 from app.money import format_money
 from app.pagination import Page, Pagination, fetch_page
 
-router = APIRouter(tags=["awards"])
+router = APIRouter(tags=["awards"], responses=error_responses(401, 503))
 
 # --- output builders ---------------------------------------------------------------------
 
@@ -148,7 +148,21 @@ def _disbursement_out(
 # --- decisions ---------------------------------------------------------------------------
 
 
-@router.post("/applications/{id}/award", status_code=201, response_model=AwardOut)
+@router.post(
+    "/applications/{id}/award",
+    status_code=201,
+    response_model=AwardOut,
+    responses=error_responses(
+        400,
+        403,
+        404,
+        413,
+        422,
+        described={
+            409: "Not under review, past the envelope, or the officer reviewed the application"
+        },
+    ),
+)
 def award_application(
     user: ProgramOfficer, app_id: ParsedId, payload: AwardIn, session: DbSession
 ) -> AwardOut:
@@ -159,7 +173,11 @@ def award_application(
     return awards_out(session, [award])[0]
 
 
-@router.post("/applications/{id}/decline", response_model=ApplicationOut)
+@router.post(
+    "/applications/{id}/decline",
+    response_model=ApplicationOut,
+    responses=error_responses(400, 403, 404, 413, 422, described={409: "Not under review"}),
+)
 def decline_application(
     user: ProgramOfficer, app_id: ParsedId, payload: DeclineIn, session: DbSession
 ) -> ApplicationOut:
@@ -171,7 +189,7 @@ def decline_application(
     )
 
 
-@router.get("/awards", response_model=Page[AwardOut])
+@router.get("/awards", response_model=Page[AwardOut], responses=error_responses(403))
 def list_awards(
     user: AwardReader,
     session: DbSession,
@@ -191,12 +209,24 @@ def list_awards(
     )
 
 
-@router.get("/awards/{id}", response_model=AwardOut)
+@router.get("/awards/{id}", response_model=AwardOut, responses=error_responses(403, 404))
 def get_award(user: AwardReader, award_id: ParsedId, session: DbSession) -> AwardOut:
     return awards_out(session, [service.get_award_for(session, user, award_id)])[0]
 
 
-@router.post("/awards/{id}/amendments", status_code=201, response_model=AmendmentOut)
+@router.post(
+    "/awards/{id}/amendments",
+    status_code=201,
+    response_model=AmendmentOut,
+    responses=error_responses(
+        400,
+        403,
+        404,
+        413,
+        422,
+        described={409: "Below what is paid, or past the envelope"},
+    ),
+)
 def amend_award(
     user: ProgramOfficer, award_id: ParsedId, payload: AmendmentIn, session: DbSession
 ) -> AmendmentOut:
@@ -225,12 +255,16 @@ def _one_milestone(session: Session, milestone: Milestone) -> MilestoneOut:
     return _milestone_out(milestone, remaining)
 
 
-@router.get("/milestones/{id}", response_model=MilestoneOut)
+@router.get("/milestones/{id}", response_model=MilestoneOut, responses=error_responses(403, 404))
 def get_milestone(user: AwardReader, milestone_id: ParsedId, session: DbSession) -> MilestoneOut:
     return _one_milestone(session, service.get_milestone_for(session, user, milestone_id))
 
 
-@router.get("/milestones/{id}/evidence", response_model=list[DocumentOut])
+@router.get(
+    "/milestones/{id}/evidence",
+    response_model=list[DocumentOut],
+    responses=error_responses(403, 404),
+)
 def list_evidence(
     user: AwardReader, milestone_id: ParsedId, session: DbSession
 ) -> list[DocumentOut]:
@@ -242,12 +276,19 @@ def list_evidence(
     "/milestones/{id}/report",
     response_model=MilestoneOut,
     openapi_extra=evidence.REPORT_BODY,
-    responses={
-        409: {"description": "The milestone is not planned"},
-        413: {"description": "An evidence file is too large"},
-        415: {"description": "An evidence file is not an allowed type"},
-        503: {"description": "Document storage is unavailable; nothing was recorded"},
-    },
+    responses=error_responses(
+        403,
+        404,
+        described={
+            400: "Malformed multipart body",
+            409: "The milestone is not planned",
+            413: "An evidence file is too large",
+            415: "An evidence file is not an allowed type",
+            422: "No narrative, or a part with another name",
+            503: "Document storage or the database is unavailable; nothing was recorded",
+            507: "Document storage is full; nothing was recorded",
+        },
+    ),
 )
 async def report_milestone(
     request: Request, user: ApplicantUser, milestone_id: ParsedId
@@ -267,7 +308,11 @@ async def report_milestone(
         return _one_milestone(session, session.get(Milestone, milestone.id))  # type: ignore[arg-type]
 
 
-@router.post("/milestones/{id}/approve", response_model=MilestoneOut)
+@router.post(
+    "/milestones/{id}/approve",
+    response_model=MilestoneOut,
+    responses=error_responses(403, 404, described={409: "Not reported"}),
+)
 def approve_milestone(
     user: ProgramOfficer, milestone_id: ParsedId, session: DbSession
 ) -> MilestoneOut:
@@ -277,7 +322,11 @@ def approve_milestone(
     )
 
 
-@router.post("/milestones/{id}/reject", response_model=MilestoneOut)
+@router.post(
+    "/milestones/{id}/reject",
+    response_model=MilestoneOut,
+    responses=error_responses(400, 403, 404, 413, 422, described={409: "Not reported"}),
+)
 def reject_milestone(
     user: ProgramOfficer, milestone_id: ParsedId, payload: RejectIn, session: DbSession
 ) -> MilestoneOut:
@@ -305,14 +354,16 @@ async def raw_json(request: Request) -> Any:
     "/awards/{id}/disbursements",
     status_code=201,
     response_model=DisbursementOut,
-    responses={
-        400: {"description": "The Idempotency-Key header is missing"},
-        409: {
-            "description": "Milestone not approved, amount past what remains, or "
-            "segregation of duties"
+    responses=error_responses(
+        403,
+        404,
+        413,
+        described={
+            400: "The Idempotency-Key header is missing, or the body cannot be parsed",
+            409: "Milestone not approved, amount past what remains, or segregation of duties",
+            422: "Invalid body, future value date, or a reused key with another body",
         },
-        422: {"description": "Invalid body, future value date, or a reused key with another body"},
-    },
+    ),
 )
 def record_disbursement(
     request: Request,
@@ -348,7 +399,11 @@ def record_disbursement(
     return out
 
 
-@router.get("/awards/{id}/disbursements", response_model=list[DisbursementOut])
+@router.get(
+    "/awards/{id}/disbursements",
+    response_model=list[DisbursementOut],
+    responses=error_responses(403, 404),
+)
 def list_disbursements(
     user: AwardReader, award_id: ParsedId, session: DbSession
 ) -> list[DisbursementOut]:
@@ -364,7 +419,14 @@ def list_disbursements(
     return [_disbursement_out(d, award.currency, reversed_by.get(d.id)) for d in rows]
 
 
-@router.post("/disbursements/{id}/reverse", status_code=201, response_model=DisbursementOut)
+@router.post(
+    "/disbursements/{id}/reverse",
+    status_code=201,
+    response_model=DisbursementOut,
+    responses=error_responses(
+        400, 403, 404, 413, 422, described={409: "Already reversed, or itself a reversal"}
+    ),
+)
 def reverse_disbursement(
     user: FinanceOfficer, disbursement_id: ParsedId, payload: ReverseIn, session: DbSession
 ) -> DisbursementOut:
@@ -383,7 +445,9 @@ def reverse_disbursement(
 PledgeRecorder = Annotated[User, Depends(require_roles(Role.program_officer, Role.finance_officer))]
 
 
-@router.get("/calls/{id}/allocation", response_model=AllocationOut)
+@router.get(
+    "/calls/{id}/allocation", response_model=AllocationOut, responses=error_responses(403, 404)
+)
 def call_allocation(user: MoneyReader, call_id: ParsedId, session: DbSession) -> AllocationOut:
     """Envelope, awarded, disbursed, uncommitted and undisbursed, split by region (by each
     application's shares) and by objective (equally), exact to the cent."""
@@ -409,7 +473,11 @@ def call_allocation(user: MoneyReader, call_id: ParsedId, session: DbSession) ->
     )
 
 
-@router.get("/calls/{id}/reconciliation", response_model=ReconciliationOut)
+@router.get(
+    "/calls/{id}/reconciliation",
+    response_model=ReconciliationOut,
+    responses=error_responses(403, 404),
+)
 def call_reconciliation(
     user: MoneyReader, call_id: ParsedId, session: DbSession
 ) -> ReconciliationOut:
@@ -441,13 +509,22 @@ def _pledge_out(figures: allocation.PledgeFigures) -> CoFundingOut:
     )
 
 
-@router.get("/calls/{id}/cofunding", response_model=list[CoFundingOut])
+@router.get(
+    "/calls/{id}/cofunding",
+    response_model=list[CoFundingOut],
+    responses=error_responses(403, 404),
+)
 def list_pledges(user: MoneyReader, call_id: ParsedId, session: DbSession) -> list[CoFundingOut]:
     call = get_call_for(session, user, call_id)
     return [_pledge_out(p) for p in allocation.cofunding(session, call)]
 
 
-@router.post("/calls/{id}/cofunding", status_code=201, response_model=CoFundingOut)
+@router.post(
+    "/calls/{id}/cofunding",
+    status_code=201,
+    response_model=CoFundingOut,
+    responses=error_responses(400, 403, 404, 413, 422),
+)
 def record_pledge(
     user: PledgeRecorder, call_id: ParsedId, payload: PledgeIn, session: DbSession
 ) -> CoFundingOut:
@@ -471,7 +548,12 @@ def record_pledge(
     return _pledge_out(allocation.PledgeFigures(pledge, 0))
 
 
-@router.post("/cofunding/{id}/contributions", status_code=201, response_model=CoFundingOut)
+@router.post(
+    "/cofunding/{id}/contributions",
+    status_code=201,
+    response_model=CoFundingOut,
+    responses=error_responses(400, 403, 404, 413, 422),
+)
 def record_contribution(
     user: FinanceOfficer, pledge_id: ParsedId, payload: ContributionIn, session: DbSession
 ) -> CoFundingOut:

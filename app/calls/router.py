@@ -21,12 +21,13 @@ from app.calls.schemas import (
     PanelOut,
 )
 from app.db import DbSession
+from app.errors import error_responses
 from app.ids import ParsedId
 from app.models import Application, Call, CallStatus, User
 from app.models.base import utcnow
 from app.pagination import Page, Pagination, fetch_page
 
-router = APIRouter(prefix="/calls", tags=["calls"])
+router = APIRouter(prefix="/calls", tags=["calls"], responses=error_responses(401, 503))
 
 
 def _frozen_ids(session: Session, calls: Sequence[Call]) -> set[uuid.UUID]:
@@ -61,7 +62,9 @@ def _one(session: Session, call: Call) -> CallOut:
     return call_out(call, frozen=bool(_frozen_ids(session, [call])))
 
 
-@router.post("", status_code=201, response_model=CallOut)
+@router.post(
+    "", status_code=201, response_model=CallOut, responses=error_responses(400, 403, 413, 422)
+)
 def create_call(user: CallManager, payload: CallIn, session: DbSession) -> CallOut:
     return call_out(service.create_call(session, actor=user, payload=payload), frozen=False)
 
@@ -95,12 +98,14 @@ def list_calls(
     )
 
 
-@router.get("/{id}", response_model=CallOut)
+@router.get("/{id}", response_model=CallOut, responses=error_responses(404))
 def get_call(user: CurrentUser, call_id: ParsedId, session: DbSession) -> CallOut:
     return _one(session, service.get_call_for(session, user, call_id))
 
 
-@router.patch("/{id}", response_model=CallOut)
+@router.patch(
+    "/{id}", response_model=CallOut, responses=error_responses(400, 403, 404, 409, 413, 422)
+)
 def update_call(
     user: CallManager, call_id: ParsedId, payload: CallUpdate, session: DbSession
 ) -> CallOut:
@@ -108,13 +113,13 @@ def update_call(
     return _one(session, service.update_call(session, actor=user, call=call, payload=payload))
 
 
-@router.post("/{id}/publish", response_model=CallOut)
+@router.post("/{id}/publish", response_model=CallOut, responses=error_responses(403, 404, 409))
 def publish_call(user: CallManager, call_id: ParsedId, session: DbSession) -> CallOut:
     call = service.get_call_for(session, user, call_id, lock=True)
     return _one(session, service.publish_call(session, actor=user, call=call))
 
 
-@router.post("/{id}/close", response_model=CallOut)
+@router.post("/{id}/close", response_model=CallOut, responses=error_responses(403, 404, 409))
 def close_call(user: CallManager, call_id: ParsedId, session: DbSession) -> CallOut:
     call = service.get_call_for(session, user, call_id, lock=True)
     return _one(session, service.close_call(session, actor=user, call=call))
@@ -128,13 +133,15 @@ def _panel_out(call: Call, members: list[User]) -> PanelOut:
     )
 
 
-@router.get("/{id}/panel", response_model=PanelOut)
+@router.get("/{id}/panel", response_model=PanelOut, responses=error_responses(403, 404))
 def get_panel(user: CallManager, call_id: ParsedId, session: DbSession) -> PanelOut:
     call = service.get_call_for(session, user, call_id)
     return _panel_out(call, service.panel_of(session, call.id))
 
 
-@router.put("/{id}/panel", response_model=PanelOut)
+@router.put(
+    "/{id}/panel", response_model=PanelOut, responses=error_responses(400, 403, 404, 413, 422)
+)
 def set_panel(
     user: ProgramOfficer, call_id: ParsedId, payload: PanelIn, session: DbSession
 ) -> PanelOut:
@@ -142,7 +149,11 @@ def set_panel(
     return _panel_out(call, service.set_panel(session, actor=user, call=call, payload=payload))
 
 
-@router.get("/{id}/organizations", response_model=list[OrganizationRefOut])
+@router.get(
+    "/{id}/organizations",
+    response_model=list[OrganizationRefOut],
+    responses=error_responses(403, 404),
+)
 def applicant_organizations(
     user: ReviewReader, call_id: ParsedId, session: DbSession
 ) -> list[OrganizationRefOut]:

@@ -9,12 +9,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from app.models import CallStatus
 from app.money import MoneyIn, MoneyOut
 from app.reference import CURRENCY_CODES
-from app.schemas import InputModel, OutputModel
+from app.schemas import InputModel, Instant, OutputModel
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -54,7 +54,12 @@ def _unique(values: list[str], what: str) -> None:
         raise ValueError(f"{what} must be unique")
 
 
-Currency = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
+Currency = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=3),
+    AfterValidator(_currency),
+    Field(json_schema_extra={"enum": sorted(CURRENCY_CODES)}),
+]
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 
 
@@ -139,8 +144,8 @@ class CallIn(_CallFields):
     envelope_amount: MoneyIn
     min_award: MoneyIn
     max_award: MoneyIn
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    opens_at: Instant
+    closes_at: Instant
     timezone: TimeZoneName = "UTC"
     objectives: list[CodeLabel] = Field(min_length=1, max_length=50)
     regions: list[CodeLabel] = Field(min_length=1, max_length=100)
@@ -164,8 +169,8 @@ class CallUpdate(_CallFields):
     envelope_amount: MoneyIn | None = None
     min_award: MoneyIn | None = None
     max_award: MoneyIn | None = None
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: Instant | None = None
+    closes_at: Instant | None = None
     timezone: TimeZoneName | None = None
     objectives: list[CodeLabel] | None = Field(default=None, min_length=1, max_length=50)
     regions: list[CodeLabel] | None = Field(default=None, min_length=1, max_length=100)

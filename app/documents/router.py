@@ -10,15 +10,16 @@ from starlette.concurrency import run_in_threadpool
 
 from app.applications.service import get_application_for
 from app.auth.deps import ApplicantUser, CurrentUser
+from app.calls.schemas import SUPPORTED_DOCUMENT_TYPES
 from app.db import Database, DbSession
 from app.documents import service
 from app.documents.filenames import content_disposition
 from app.documents.schemas import UPLOAD_BODY, DocumentOut
-from app.errors import PayloadTooLarge
+from app.errors import PayloadTooLarge, error_responses
 from app.ids import ParsedId
 from app.storage import Storage
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], responses=error_responses(401, 503))
 
 
 @router.post(
@@ -26,14 +27,19 @@ router = APIRouter(tags=["documents"])
     status_code=201,
     response_model=DocumentOut,
     openapi_extra=UPLOAD_BODY,
-    responses={
-        400: {"description": "Malformed multipart body"},
-        409: {"description": "The application is no longer a draft"},
-        413: {"description": "The file exceeds its document type's size limit"},
-        415: {"description": "The file's content is not an allowed type"},
-        422: {"description": "Unknown doc_type, or no file"},
-        503: {"description": "Document storage is unavailable; nothing was recorded"},
-    },
+    responses=error_responses(
+        403,
+        404,
+        described={
+            400: "Malformed multipart body",
+            409: "The application is no longer a draft",
+            413: "The file exceeds its document type's size limit",
+            415: "The file's content is not an allowed type",
+            422: "Unknown doc_type, or no file",
+            503: "Document storage or the database is unavailable; nothing was recorded",
+            507: "Document storage is full; nothing was recorded",
+        },
+    ),
 )
 async def upload_document(request: Request, user: ApplicantUser, app_id: ParsedId) -> DocumentOut:
     """Upload one file: a `doc_type` field, then the `file` part, streamed to storage."""
@@ -57,7 +63,9 @@ async def upload_document(request: Request, user: ApplicantUser, app_id: ParsedI
     return DocumentOut.model_validate(service.document_view(document))
 
 
-@router.get("/applications/{id}/documents", response_model=list[DocumentOut])
+@router.get(
+    "/applications/{id}/documents", response_model=list[DocumentOut], responses=error_responses(404)
+)
 def list_documents(user: CurrentUser, app_id: ParsedId, session: DbSession) -> list[DocumentOut]:
     application = get_application_for(session, user, app_id)
     blind = application.call.blind_review
@@ -70,7 +78,16 @@ def list_documents(user: CurrentUser, app_id: ParsedId, session: DbSession) -> l
 @router.get(
     "/documents/{id}/content",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes"}},
+    responses={
+        200: {
+            "description": "The bytes, with the type detected from them at upload",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in sorted(SUPPORTED_DOCUMENT_TYPES)
+            },
+        },
+        **error_responses(described={404: "No such document, or its content is missing"}),
+    },
 )
 def download_document(
     request: Request,
@@ -98,7 +115,12 @@ def download_document(
     )
 
 
-@router.delete("/documents/{id}", status_code=204, response_class=Response)
+@router.delete(
+    "/documents/{id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 404, described={409: "The application is no longer a draft"}),
+)
 def delete_document(
     request: Request,
     user: ApplicantUser,

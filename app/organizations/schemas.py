@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, StringConstraints
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints
 
 from app.models import OrganizationKind
 from app.reference import COUNTRY_CODES
@@ -21,8 +21,12 @@ def _country(code: str) -> str:
     return code
 
 
+# The document lists the accepted codes, so that a client (or a fuzzer) knows them.
 CountryCode = Annotated[
-    str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)
+    str,
+    StringConstraints(min_length=2, max_length=2),
+    AfterValidator(_country),
+    Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)}),
 ]
 Uei = Annotated[str, StringConstraints(pattern=UEI_PATTERN)]
 OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=300)]

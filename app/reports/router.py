@@ -17,7 +17,7 @@ from app.awards.service import today_in
 from app.calls.service import get_call_for
 from app.config import Settings
 from app.db import Database, DbSession
-from app.errors import Conflict
+from app.errors import Conflict, error_responses
 from app.models import Award, Call
 from app.models.base import utcnow
 from app.money import MoneyOut
@@ -26,8 +26,12 @@ from app.reports.formats import Format, csv_response, table_response
 from app.reports.giving360 import giving360_package
 from app.reports.iati import iati_activities
 from app.reports.summary import SUMMARY_COLUMNS, financial_summary, parse_period, summary_rows
+from app.schemas import NO_NUL_PATTERN
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+# Every report is for one call: an unknown or invisible `call_id` is 404.
+router = APIRouter(
+    prefix="/reports", tags=["reports"], responses=error_responses(401, 403, 404, 503)
+)
 
 TABLE = {
     200: {
@@ -49,7 +53,7 @@ def disbursement_report(
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
     organization_id: uuid.UUID | None = None,
-    region: Annotated[str | None, Query(max_length=50)] = None,
+    region: Annotated[str | None, Query(max_length=50, pattern=NO_NUL_PATTERN)] = None,
     format: Format = Format.csv,
 ) -> StreamingResponse:
     """One row per disbursement or reversal (negative), by value date, with running totals."""
@@ -129,7 +133,7 @@ class FinancialSummaryOut(BaseModel):
 @router.get(
     "/financial-summary",
     response_model=FinancialSummaryOut,
-    responses=TABLE,
+    responses={**TABLE, **error_responses(described={422: "Invalid query, or period"})},
 )
 def financial_summary_report(
     user: MoneyReader,
@@ -173,7 +177,9 @@ def _standard_export(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"application/json": {}}, "description": "360Giving 1.4 package"},
-        409: {"description": "The call has no awards: the standard has no empty package"},
+        **error_responses(
+            described={409: "The call has no awards: the standard has no empty package"}
+        ),
     },
 )
 def giving360_export(

@@ -22,7 +22,7 @@ from app.auth.deps import (
 )
 from app.calls.service import get_call_for
 from app.db import DbSession
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, error_responses
 from app.ids import ParsedId
 from app.models import (
     Application,
@@ -61,7 +61,7 @@ from app.reviews.schemas import (
 from app.reviews.statistics import review_total
 from app.tabular import csv_lines
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], responses=error_responses(401, 503))
 
 
 def _round(value: float | None) -> float | None:
@@ -71,7 +71,11 @@ def _round(value: float | None) -> float | None:
 # --- screening -------------------------------------------------------------------------
 
 
-@router.post("/applications/{id}/screening", response_model=ApplicationOut)
+@router.post(
+    "/applications/{id}/screening",
+    response_model=ApplicationOut,
+    responses=error_responses(400, 403, 404, 413, 422, described={409: "Not submitted"}),
+)
 def screen_application(
     user: ProgramOfficer, app_id: ParsedId, payload: ScreeningIn, session: DbSession
 ) -> ApplicationOut:
@@ -98,7 +102,17 @@ def _conflict_out(conflict: ConflictOfInterest, ended: int = 0) -> ConflictOut:
     )
 
 
-@router.post("/conflicts", status_code=201, response_model=ConflictOut)
+@router.post(
+    "/conflicts",
+    status_code=201,
+    response_model=ConflictOut,
+    responses=error_responses(
+        400,
+        413,
+        422,
+        described={403: "A reviewer declaring another's conflict", 409: "Already declared"},
+    ),
+)
 def declare_conflict(
     user: ConflictDeclarer, payload: ConflictIn, session: DbSession
 ) -> ConflictOut:
@@ -107,7 +121,7 @@ def declare_conflict(
     return _conflict_out(conflict, ended)
 
 
-@router.get("/conflicts", response_model=Page[ConflictOut])
+@router.get("/conflicts", response_model=Page[ConflictOut], responses=error_responses(403))
 def list_conflicts(
     user: ReviewReader,
     session: DbSession,
@@ -124,7 +138,11 @@ def list_conflicts(
     )
 
 
-@router.get("/calls/{id}/conflicts/suggested", response_model=list[SuggestedConflictOut])
+@router.get(
+    "/calls/{id}/conflicts/suggested",
+    response_model=list[SuggestedConflictOut],
+    responses=error_responses(403, 404),
+)
 def suggested_conflicts(
     user: CallManager, call_id: ParsedId, session: DbSession
 ) -> list[SuggestedConflictOut]:
@@ -146,7 +164,21 @@ def suggested_conflicts(
 # --- assignments -----------------------------------------------------------------------
 
 
-@router.post("/assignments", status_code=201, response_model=AssignmentOut)
+@router.post(
+    "/assignments",
+    status_code=201,
+    response_model=AssignmentOut,
+    responses=error_responses(
+        400,
+        403,
+        413,
+        described={
+            404: "No such application, or not visible",
+            409: "Not under review, a conflict of interest, or already assigned",
+            422: "The reviewer is not on the call's panel",
+        },
+    ),
+)
 def create_assignment(
     user: ProgramOfficer, payload: AssignmentIn, session: DbSession
 ) -> AssignmentOut:
@@ -158,7 +190,7 @@ def create_assignment(
     )
 
 
-@router.get("/assignments", response_model=Page[AssignmentOut])
+@router.get("/assignments", response_model=Page[AssignmentOut], responses=error_responses(403))
 def list_assignments(
     user: CallManager,
     session: DbSession,
@@ -186,7 +218,12 @@ def list_assignments(
     )
 
 
-@router.delete("/assignments/{id}", status_code=204, response_class=Response)
+@router.delete(
+    "/assignments/{id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(403, 404, described={409: "The review is already submitted"}),
+)
 def delete_assignment(
     user: ProgramOfficer, assignment_id: ParsedId, session: DbSession
 ) -> Response:
@@ -197,7 +234,11 @@ def delete_assignment(
     return Response(status_code=204)
 
 
-@router.post("/calls/{id}/assignments/auto", response_model=AutoAssignOut)
+@router.post(
+    "/calls/{id}/assignments/auto",
+    response_model=AutoAssignOut,
+    responses=error_responses(403, 404, 409),
+)
 def auto_assign(user: ProgramOfficer, call_id: ParsedId, session: DbSession) -> AutoAssignOut:
     """Staff every application under review with `reviewers_per_application` panel members:
     never a conflicted one, keeping existing assignments, balancing load. Idempotent."""
@@ -232,7 +273,7 @@ def _review_out(review: Review, call: Call) -> ReviewOut:
     )
 
 
-@router.get("/reviews/assigned", response_model=Page[QueueItemOut])
+@router.get("/reviews/assigned", response_model=Page[QueueItemOut], responses=error_responses(403))
 def my_queue(
     reviewer: ReviewerUser,
     session: DbSession,
@@ -281,7 +322,11 @@ def _assigned_application(session: Session, reviewer: User, app_id: uuid.UUID) -
     return get_application_for(session, reviewer, app_id)
 
 
-@router.get("/applications/{id}/review", response_model=ReviewOut)
+@router.get(
+    "/applications/{id}/review",
+    response_model=ReviewOut,
+    responses=error_responses(403, described={404: "Not assigned, or no review saved yet"}),
+)
 def get_my_review(user: ReviewerUser, app_id: ParsedId, session: DbSession) -> ReviewOut:
     application = _assigned_application(session, user, app_id)
     review = service.own_review(session, user, application.id)
@@ -290,7 +335,13 @@ def get_my_review(user: ReviewerUser, app_id: ParsedId, session: DbSession) -> R
     return _review_out(review, application.call)
 
 
-@router.put("/applications/{id}/review", response_model=ReviewOut)
+@router.put(
+    "/applications/{id}/review",
+    response_model=ReviewOut,
+    responses=error_responses(
+        400, 403, 413, 422, described={404: "Not assigned", 409: "The review is submitted"}
+    ),
+)
 def save_review(
     user: ReviewerUser, app_id: ParsedId, payload: ReviewIn, session: DbSession
 ) -> ReviewOut:
@@ -301,7 +352,18 @@ def save_review(
     return _review_out(review, application.call)
 
 
-@router.post("/applications/{id}/review/submit", response_model=ReviewOut)
+@router.post(
+    "/applications/{id}/review/submit",
+    response_model=ReviewOut,
+    responses=error_responses(
+        403,
+        described={
+            404: "Not assigned",
+            409: "Already submitted",
+            422: "Criteria still unscored (`missing`)",
+        },
+    ),
+)
 def submit_review(user: ReviewerUser, app_id: ParsedId, session: DbSession) -> ReviewOut:
     """Lock the review; 422 lists every criterion still unscored."""
     application = _assigned_application(session, user, app_id)
@@ -312,7 +374,13 @@ def submit_review(user: ReviewerUser, app_id: ParsedId, session: DbSession) -> R
 # --- scores, ranking, statistics ---------------------------------------------------------
 
 
-@router.get("/applications/{id}/scores", response_model=ScoresOut)
+@router.get(
+    "/applications/{id}/scores",
+    response_model=ScoresOut,
+    responses=error_responses(
+        403, 404, described={409: "A reviewer who has not submitted their own review"}
+    ),
+)
 def application_scores(user: ReviewReader, app_id: ParsedId, session: DbSession) -> ScoresOut:
     """Per-criterion scores of every reviewer. Programme officers and admins; a reviewer only
     after submitting their own review, and without the other reviewers' names."""
@@ -411,7 +479,10 @@ def _ranking_rows(rows: list[ranking_service.RankingRow]) -> list[RankingRowOut]
 @router.get(
     "/calls/{id}/ranking",
     response_model=RankingOut,
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ?format=csv"}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with ?format=csv"},
+        **error_responses(403, 404),
+    },
 )
 def call_ranking(
     user: CallManager,
@@ -455,7 +526,11 @@ def call_ranking(
     )
 
 
-@router.get("/calls/{id}/panel/statistics", response_model=PanelStatisticsOut)
+@router.get(
+    "/calls/{id}/panel/statistics",
+    response_model=PanelStatisticsOut,
+    responses=error_responses(403, 404),
+)
 def panel_statistics(
     user: CallManager, call_id: ParsedId, session: DbSession
 ) -> PanelStatisticsOut:
