@@ -25,6 +25,7 @@ from app.reviews.router import router as reviews_router
 from app.security_headers import install_cors, install_http_security
 from app.storage import Storage, storage_from_url
 from app.users.router import router as users_router
+from app.web import install_web
 
 API_PREFIX = "/api/v1"
 
@@ -81,4 +82,5 @@ def create_app(
     install_http_security(app, settings)
     app.include_router(health_router)
     app.include_router(api_router())
+    install_web(app)
     return app

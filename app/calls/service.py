@@ -33,14 +33,17 @@ def sees_drafts(user: User) -> bool:
     return user.role in CALL_MANAGERS
 
 
-def visible_calls(user: User) -> Select[tuple[Call]]:
+def visible_calls(user: User | None) -> Select[tuple[Call]]:
+    """`None` is a visitor who has not signed in (public pages): they see what applicants see."""
     stmt = select(Call)
-    if not sees_drafts(user):
+    if user is None or not sees_drafts(user):
         stmt = stmt.where(Call.status != CallStatus.draft)
     return stmt
 
 
-def get_call_for(session: Session, user: User, call_id: uuid.UUID, *, lock: bool = False) -> Call:
+def get_call_for(
+    session: Session, user: User | None, call_id: uuid.UUID, *, lock: bool = False
+) -> Call:
     """The call if this user may see it; 404 otherwise (drafts are invisible to applicants)."""
     stmt = visible_calls(user).where(Call.id == call_id)
     if lock:

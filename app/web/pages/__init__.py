@@ -1,0 +1,1 @@
+"""Page areas: one router module per kind of user (docs/web.md)."""
