@@ -74,10 +74,10 @@ CallManager = Annotated[User, Depends(require_roles(Role.admin, Role.program_off
 ProgramOfficer = Annotated[User, Depends(require_roles(Role.program_officer))]
 FinanceOfficer = Annotated[User, Depends(require_roles(Role.finance_officer))]
 ApplicantUser = Annotated[User, Depends(require_roles(Role.applicant))]
-# Those who handle money: read awards, allocation, reconciliation and reports.
-MoneyReader = Annotated[
-    User, Depends(require_roles(Role.admin, Role.program_officer, Role.finance_officer))
-]
+# Those who handle money: read awards, allocation, reconciliation and reports (the web
+# pages use the same tuple).
+MONEY_ROLES = (Role.admin, Role.program_officer, Role.finance_officer)
+MoneyReader = Annotated[User, Depends(require_roles(*MONEY_ROLES))]
 # Awards are read by money handlers and by applicants (their own); reviewers never.
 AwardReader = Annotated[
     User,

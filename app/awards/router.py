@@ -24,7 +24,7 @@ from app.auth.deps import (
     ProgramOfficer,
     require_roles,
 )
-from app.awards import allocation, idempotency, service
+from app.awards import allocation, payments, service
 from app.awards.schemas import (
     AllocationOut,
     AmendmentIn,
@@ -124,25 +124,6 @@ def awards_out(session: Session, awards: Sequence[Award]) -> list[AwardOut]:
         )
         for a in awards
     ]
-
-
-def _disbursement_out(
-    d: Disbursement, currency: str, reversed_by: uuid.UUID | None = None
-) -> DisbursementOut:
-    return DisbursementOut(
-        id=d.id,
-        award_id=d.award_id,
-        milestone_id=d.milestone_id,
-        amount=d.amount,
-        currency=currency,
-        value_date=d.value_date,
-        reference=d.reference,
-        reverses_id=d.reverses_id,
-        reversed_by_id=reversed_by,
-        reason=d.reason,
-        recorded_by_id=d.recorded_by_id,
-        recorded_at=d.recorded_at,
-    )
 
 
 # --- decisions ---------------------------------------------------------------------------
@@ -378,25 +359,22 @@ def record_disbursement(
     with the same key and body returns the original response."""
     if not idempotency_key:
         raise BadRequest("The Idempotency-Key header is required.", "idempotency_key_required")
-    claim = idempotency.claim(
+    recorded = payments.record_once(
         session,
         user=user,
+        award_id=award_id,
         route=request.url.path,
         key=idempotency_key,
-        request_hash=idempotency.body_hash(body),
+        request_body=body,
+        payload=payload,
     )
-    if isinstance(claim, idempotency.StoredResponse):
-        # PostgreSQL's JSONB reorders the stored keys; put them back in the response model's
-        # order, so a replay is byte for byte the response the first request got.
-        replay = {name: claim.body[name] for name in DisbursementOut.model_fields}
+    if recorded.created is None:
         return JSONResponse(
-            replay, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"}
+            recorded.body,
+            status_code=recorded.status_code,
+            headers={"Idempotent-Replayed": "true"},
         )
-    award = service.get_award_for(session, user, award_id, lock=True)
-    disbursement = service.record_disbursement(session, actor=user, award=award, payload=payload)
-    out = _disbursement_out(disbursement, award.currency)
-    idempotency.complete(session, claim, 201, out.model_dump(mode="json"))
-    return out
+    return recorded.created
 
 
 @router.get(
@@ -416,7 +394,7 @@ def list_disbursements(
         )
     )
     reversed_by = {d.reverses_id: d.id for d in rows if d.reverses_id}
-    return [_disbursement_out(d, award.currency, reversed_by.get(d.id)) for d in rows]
+    return [payments.disbursement_out(d, award.currency, reversed_by.get(d.id)) for d in rows]
 
 
 @router.post(
@@ -436,7 +414,7 @@ def reverse_disbursement(
     reversal = service.reverse_disbursement(
         session, actor=user, original=original, reason=payload.reason
     )
-    return _disbursement_out(reversal, award.currency)
+    return payments.disbursement_out(reversal, award.currency)
 
 
 # --- the call's money --------------------------------------------------------------------

@@ -25,9 +25,10 @@ from sqlalchemy import case, extract, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from app.awards import allocation, idempotency
+from app.auth.deps import MONEY_ROLES
+from app.awards import allocation, payments
 from app.awards import service as awards
-from app.awards.router import _disbursement_out, awards_out, list_disbursements
+from app.awards.router import awards_out, list_disbursements
 from app.awards.schemas import AwardOut, DisbursementIn, MilestoneOut, ReverseIn
 from app.calls.service import get_call_for, visible_calls
 from app.db import DbSession
@@ -59,7 +60,6 @@ router = page_router()
 
 # Who reads awards, allocation and reports: the API's `MoneyReader`. Only finance officers
 # record and reverse payments: the API's `FinanceOfficer`.
-MONEY_ROLES = (Role.admin, Role.program_officer, Role.finance_officer)
 MoneyPage = Annotated[User, Depends(require_page_roles(*MONEY_ROLES))]
 FinancePage = Annotated[User, Depends(require_page_roles(Role.finance_officer))]
 
@@ -261,29 +261,6 @@ def award_page(
     return _award_page(request, session, user, award_id)
 
 
-def _record_payment(
-    session: Session,
-    user: User,
-    route: str,
-    key: str,
-    body: dict[str, str],
-    award: Award,
-    payload: DisbursementIn,
-) -> dict[str, Any]:
-    """What `POST /api/v1/awards/{id}/disbursements` does: claim the key for this user and
-    route, then pay and keep the response for the key's retries; or replay that response.
-    Either way, the payment's `DisbursementOut` as JSON."""
-    claim = idempotency.claim(
-        session, user=user, route=route, key=key, request_hash=idempotency.body_hash(body)
-    )
-    if isinstance(claim, idempotency.StoredResponse):
-        return claim.body
-    disbursement = awards.record_disbursement(session, actor=user, award=award, payload=payload)
-    out = _disbursement_out(disbursement, award.currency).model_dump(mode="json")
-    idempotency.complete(session, claim, 201, out)
-    return out
-
-
 def _payment_message(i18n: I18n, award: Award, body: dict[str, Any]) -> str:
     titles = {str(m.id): m.title for m in award.milestones}
     return i18n.gettext(
@@ -316,7 +293,15 @@ def record_payment(
     refusals = Refusals(session, errors, i18n, _MESSAGES, fields=_PAYMENT_ERROR_FIELDS)
     if payload is not None:
         with refusals:
-            outcome = _record_payment(session, user, request.url.path, key, body, award, payload)
+            outcome = payments.record_once(
+                session,
+                user=user,
+                award_id=award.id,
+                route=request.url.path,
+                key=key,
+                request_body=body,
+                payload=payload,
+            ).body
     if errors or outcome is None:
         # A key already spent on other values: this form is used up, the page gets a new one.
         renew_key = refusals.error is not None and refusals.error.code == "idempotency_key_reused"
