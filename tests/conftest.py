@@ -68,14 +68,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", params, scope="session")
 
 
+def _runs_on_one_backend(item: pytest.Item) -> bool:
+    return item.get_closest_marker("one_backend") is not None or "browser" in getattr(
+        item, "fixturenames", ()
+    )
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PostgreSQL-only tests are deselected, not skipped, when only SQLite is chosen."""
-    if config.getoption("--db") != "sqlite":
-        return
-    deselected = [item for item in items if item.get_closest_marker("postgres")]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+    """Deselect (never skip) what the chosen backends do not run, and run browser tests last.
+
+    - PostgreSQL-only tests are deselected when only SQLite is chosen.
+    - `one_backend` tests (schema fuzzing) and browser tests run on one backend: SQLite when
+      it is chosen, else the one chosen. What they check does not depend on the database, and
+      the services under them are tested on both backends elsewhere.
+    - Browser tests go last: Playwright's sync API keeps an event loop running in the main
+      thread for as long as the session's browser lives, which breaks later `asyncio.run()`.
+    """
+    chosen = config.getoption("--db")
+    keep = "sqlite" if chosen in ("sqlite", "all") else chosen
+
+    def deselected(item: pytest.Item) -> bool:
+        if chosen == "sqlite" and item.get_closest_marker("postgres"):
+            return True
+        callspec = getattr(item, "callspec", None)
+        return (
+            _runs_on_one_backend(item)
+            and callspec is not None
+            and callspec.params.get("backend", keep) != keep
+        )
+
+    dropped = [item for item in items if deselected(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    kept = [item for item in items if not deselected(item)]
+    browser = [item for item in kept if "browser" in getattr(item, "fixturenames", ())]
+    items[:] = [item for item in kept if item not in browser] + browser
 
 
 # --- servers ---------------------------------------------------------------------------

@@ -25,7 +25,9 @@ from tests.security.fuzzing import (
 from tests.security.matrix import COLUMNS, MATRIX
 from tests.security.world import Seeded
 
-pytestmark = pytest.mark.slow
+# Schema conformance does not depend on the database; one backend keeps the suite short
+# (`python -m bench.fuzz_api --postgresql` runs the longer fuzzing on PostgreSQL).
+pytestmark = [pytest.mark.slow, pytest.mark.one_backend]
 
 EXAMPLES_ALLOWED = 8
 EXAMPLES_REFUSED = 2

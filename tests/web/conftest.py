@@ -6,7 +6,8 @@ the app served by a real uvicorn on the committed database.
 - One browser per test session; a fresh context (cookies, storage) per test.
 - Browser tests run on one database backend (SQLite when it is selected): what they check
   is the pages, and the services under them are tested on both backends elsewhere. Their
-  copies for the other backend are deselected, not skipped.
+  copies for the other backend are deselected, not skipped (`tests/conftest.py`), and
+  they run last in the session.
 - Every page a test opens is watched: a Content-Security-Policy violation or an uncaught
   script error fails the test.
 """
@@ -56,26 +57,6 @@ def chromium_path() -> str | None:
         if found:
             return found
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
-def _is_browser_test(item: pytest.Item) -> bool:
-    return "browser" in getattr(item, "fixturenames", ())
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each browser test on one backend: SQLite if selected, else the one selected."""
-    chosen = config.getoption("--db")
-    keep = "sqlite" if chosen in ("sqlite", "all") else chosen
-    deselected = [
-        item
-        for item in items
-        if _is_browser_test(item)
-        and getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("backend", keep) != keep
-    ]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(scope="session")
