@@ -120,8 +120,10 @@
     }
     form.addEventListener("input", update);
     form.addEventListener("click", function (event) {
+      // The row set's own listener sits on an inner element, so during bubbling it has
+      // already removed the row when this one runs: the total is right at once.
       if (event.target.closest("[data-remove-row]")) {
-        window.setTimeout(update, 0);
+        update();
       }
     });
     update();
