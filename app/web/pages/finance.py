@@ -1,8 +1,8 @@
 """The finance pages: a call's awards and their milestones, payments and reversals, the
 allocation dashboard with its charts, and the report downloads.
 
-Everything goes through the API's own services: payments through the same idempotency claim
-and disbursement service as `POST /api/v1/awards/{id}/disbursements`, figures from the same
+Everything goes through the API's own services: payments through the same function as
+`POST /api/v1/awards/{id}/disbursements` (`awards.payments.record_once`), figures from the same
 ledger queries as `GET /api/v1/calls/{id}/allocation`, and downloads from the API's report
 routes themselves, called with the page's user (docs/web.md, "Finance pages").
 """
