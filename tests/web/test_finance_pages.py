@@ -35,6 +35,9 @@ from tests.web.finance_support import (
 )
 from tests.web.pages import audit_actions, field_error, post_form, sign_in
 
+# Whole page flows (seconds per module): in the full suite, not the fast tier.
+pytestmark = pytest.mark.slow
+
 HTML = {"accept": "text/html"}
 SPANISH = {"accept-language": "es"}
 

@@ -32,6 +32,9 @@ from tests.support.uploads import pdf_bytes
 from tests.web.pages import audit_actions, field_error, post_form, sign_in
 from tests.web.staff_support import visible_text
 
+# Whole page flows (seconds per module): in the full suite, not the fast tier.
+pytestmark = pytest.mark.slow
+
 HTML = {"accept": "text/html"}
 SPANISH = {"accept-language": "es"}
 

@@ -18,6 +18,9 @@ from tests.support.uploads import XLSX, pdf_bytes, xlsx_bytes
 from tests.web.pages import audit_actions, csrf_token, field_error, post_form, sign_in
 from tests.web.staff_support import FILENAME, ORG_NAME, TITLE, ReviewSetup, leaks, review_setup
 
+# Whole page flows (seconds per module): in the full suite, not the fast tier.
+pytestmark = pytest.mark.slow
+
 HTML = {"accept": "text/html"}
 SPANISH = {"accept-language": "es"}
 
