@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -433,16 +434,13 @@ def publish_call(
     request: Request, user: CallManagerPage, call_id: ParsedId, form: PageForm, session: DbSession
 ) -> Response:
     i18n = i18n_for(request)
-    call = calls.get_call_for(session, user, call_id, lock=True)
-    errors = FormErrors()
-    with Refusals(session, errors, i18n, _MESSAGES):
-        calls.publish_call(session, actor=user, call=call)
-    if errors:
-        return _fail(request, f"/officer/calls/{call_id}", errors)
-    return redirect(
+    return _call_action(
         request,
-        f"/officer/calls/{call_id}",
-        message=i18n.gettext("The call is published: applicants can see it."),
+        session,
+        user,
+        call_id,
+        calls.publish_call,
+        i18n.gettext("The call is published: applicants can see it."),
     )
 
 
@@ -451,18 +449,35 @@ def close_call(
     request: Request, user: CallManagerPage, call_id: ParsedId, form: PageForm, session: DbSession
 ) -> Response:
     i18n = i18n_for(request)
-    call = calls.get_call_for(session, user, call_id, lock=True)
-    errors = FormErrors()
-    with Refusals(session, errors, i18n, _MESSAGES):
-        calls.close_call(session, actor=user, call=call)
-    if errors:
-        return _fail(request, f"/officer/calls/{call_id}", errors)
-    return redirect(
+    return _call_action(
         request,
-        f"/officer/calls/{call_id}",
-        message=i18n.gettext("The call is closed: it accepts no more applications."),
+        session,
+        user,
+        call_id,
+        calls.close_call,
+        i18n.gettext("The call is closed: it accepts no more applications."),
         level="info",
     )
+
+
+def _call_action(
+    request: Request,
+    session: Session,
+    user: User,
+    call_id: uuid.UUID,
+    action: Callable[..., Any],
+    done: str,
+    level: str = "success",
+) -> Response:
+    """Publish or close: the call's service action under its lock, then back to the call."""
+    call = calls.get_call_for(session, user, call_id, lock=True)
+    errors = FormErrors()
+    with Refusals(session, errors, i18n_for(request), _MESSAGES):
+        action(session, actor=user, call=call)
+    target = f"/officer/calls/{call_id}"
+    if errors:
+        return _fail(request, target, errors)
+    return redirect(request, target, message=done, level=level)
 
 
 @router.post("/officer/calls/{id}/panel")
